@@ -1,0 +1,35 @@
+package activities
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/flowstate/flowstate/hooks"
+	"github.com/flowstate/flowstate/internal/names"
+)
+
+// HookActivity is the activity type every hook call runs as. The call's hook name, event and
+// idempotency key are in its input (a hooks.Invocation) and its summary.
+const HookActivity = names.HookActivity
+
+// HookRunner is the activity that runs hook calls: it looks the hook up in the worker's registry
+// and calls it. Register it under HookActivity (the worker package does).
+type HookRunner struct {
+	reg *hooks.Registry
+}
+
+// NewHookRunner returns a hook runner for the hooks in reg.
+func NewHookRunner(reg *hooks.Registry) *HookRunner { return &HookRunner{reg: reg} }
+
+// Run runs one hook call. An error is retried by the hook's retry policy; an unknown hook is a
+// non-retryable error naming the hooks the worker knows.
+func (h *HookRunner) Run(ctx context.Context, inv hooks.Invocation) error {
+	attempt := int(activity.GetInfo(ctx).Attempt)
+	err := h.reg.Invoke(ctx, inv, attempt)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("flowstate: hook call failed",
+			"hook", inv.Hook, "event", inv.Event, "attempt", attempt, "key", inv.Key, "error", err)
+	}
+	return err
+}

@@ -1,0 +1,163 @@
+package hooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind tells what a history entry is about.
+type Kind string
+
+// The kinds of runs a history records.
+const (
+	KindFlow    Kind = "flow"    // the flow run itself
+	KindTask    Kind = "task"    // a task run of the flow
+	KindSubflow Kind = "subflow" // a child flow run, as its parent sees it
+)
+
+// HookStatus is how a hook call ended.
+type HookStatus string
+
+// Hook call outcomes.
+const (
+	HookCompleted HookStatus = "completed" // the hook returned nil, possibly after retries
+	HookFailed    HookStatus = "failed"    // the hook still failed after its retries; the run's state is unchanged
+)
+
+// HookResult records one hook call in a run's history.
+type HookResult struct {
+	// Hook is the hook's registered name.
+	Hook string `json:"hook"`
+	// Event is the event the hook was attached to.
+	Event Event `json:"event"`
+	// Status is how the call ended.
+	Status HookStatus `json:"status"`
+	// Error is the last error of a failed call.
+	Error string `json:"error,omitempty"`
+	// Key is the call's idempotency key (see CallInfo.IdempotencyKey).
+	Key string `json:"key"`
+}
+
+// Entry is one line of a run's history: a state transition of the flow or of one of its task
+// runs, or the outcome of a hook call. Exactly one of State and Hook is set.
+type Entry struct {
+	// Seq numbers the entries of one history from 1, in the order they happened.
+	Seq int `json:"seq"`
+	// Kind tells whether the entry is about the flow run, a task run or a subflow run.
+	Kind Kind `json:"kind"`
+	// Run identifies the run: the flow run's workflow ID, a task run ID, or a subflow's workflow ID.
+	Run string `json:"run"`
+	// Name is the flow's or task's name.
+	Name string `json:"name"`
+	// State is the state the run entered.
+	State *State `json:"state,omitempty"`
+	// Hook is the outcome of a hook call, recorded at Time.
+	Hook *HookResult `json:"hook,omitempty"`
+	// Time is when the entry was recorded (workflow time).
+	Time time.Time `json:"time"`
+}
+
+// History is the state history of one flow run: every transition of the flow and of its task
+// runs, in order, with the outcomes of their hooks. It is what the flowstate query returns while
+// the run is open and what the run's memo holds after it closed.
+type History struct {
+	// Flow is the flow's name.
+	Flow string `json:"flow"`
+	// WorkflowID and RunID identify the flow run.
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	// State is the flow run's current state.
+	State State `json:"state"`
+	// Data is what the run has attached (see FlowRun.Data).
+	Data map[string]json.RawMessage `json:"data,omitempty"`
+	// Entries are the transitions and hook outcomes, oldest first.
+	Entries []Entry `json:"entries"`
+	// Dropped counts entries left out of a memo that would have grown past its size limit.
+	// The query always returns every entry.
+	Dropped int `json:"dropped,omitempty"`
+}
+
+// States returns the states the run identified by run went through, in order.
+func (h History) States(run string) []State {
+	var out []State
+	for _, e := range h.Entries {
+		if e.Run == run && e.State != nil {
+			out = append(out, *e.State)
+		}
+	}
+	return out
+}
+
+// FlowStates returns the states of the flow run itself, in order.
+func (h History) FlowStates() []State { return h.States(h.WorkflowID) }
+
+// StateNames returns the names of the states the run went through, in order.
+func (h History) StateNames(run string) []string {
+	var names []string
+	for _, s := range h.States(run) {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// Hooks returns the outcomes of every hook call, in order.
+func (h History) Hooks() []HookResult {
+	var out []HookResult
+	for _, e := range h.Entries {
+		if e.Hook != nil {
+			out = append(out, *e.Hook)
+		}
+	}
+	return out
+}
+
+// TaskRuns returns the IDs of the task runs in the history, in the order they first appear.
+func (h History) TaskRuns() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, e := range h.Entries {
+		if e.Kind == KindTask && !seen[e.Run] {
+			seen[e.Run] = true
+			ids = append(ids, e.Run)
+		}
+	}
+	return ids
+}
+
+// Timeline renders the history as text, one entry a line, for people to read.
+func (h History) Timeline() string {
+	var b strings.Builder
+	var start time.Time
+	if len(h.Entries) > 0 {
+		start = h.Entries[0].Time
+	}
+	for _, e := range h.Entries {
+		offset := e.Time.Sub(start).Round(time.Millisecond)
+		who := string(e.Kind)
+		if e.Kind == KindFlow {
+			who += " " + e.Name
+		} else {
+			who += " " + e.Run
+		}
+		switch {
+		case e.State != nil:
+			line := e.State.String()
+			if e.State.Attempt > 1 {
+				line += fmt.Sprintf(" attempt %d", e.State.Attempt)
+			}
+			fmt.Fprintf(&b, "%8s  %-28s %s\n", "+"+offset.String(), who, line)
+		case e.Hook != nil:
+			line := fmt.Sprintf("hook %s %s: %s", e.Hook.Event, e.Hook.Hook, e.Hook.Status)
+			if e.Hook.Error != "" {
+				line += ": " + e.Hook.Error
+			}
+			fmt.Fprintf(&b, "%8s  %-28s %s\n", "+"+offset.String(), who, line)
+		}
+	}
+	if h.Dropped > 0 {
+		fmt.Fprintf(&b, "(%d more entries: query the run for all of them)\n", h.Dropped)
+	}
+	return b.String()
+}

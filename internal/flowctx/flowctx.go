@@ -1,0 +1,79 @@
+// Package flowctx carries what the flowstate interceptors and the adapter API share through
+// contexts: the running flow run (workflow side), the task call being scheduled, and the task
+// run being executed (activity side).
+package flowctx
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowstate/flowstate/hooks"
+)
+
+type key int
+
+const (
+	runKey key = iota
+	callKey
+	taskRunKey
+)
+
+// Run is the flow run the workflow interceptor manages, as flow code sees it.
+type Run interface {
+	// Info returns the run's description, as hooks receive it.
+	Info() hooks.FlowRun
+	// SetData attaches data to the run.
+	SetData(ctx workflow.Context, key string, value json.RawMessage) error
+	// NextID returns a fresh, deterministic ID for a task or subflow run named name.
+	NextID(name string) string
+}
+
+// WithRun returns ctx carrying run.
+func WithRun(ctx workflow.Context, run Run) workflow.Context {
+	return workflow.WithValue(ctx, runKey, run)
+}
+
+// RunFrom returns the flow run in ctx, or nil outside a flowstate-managed workflow.
+func RunFrom(ctx workflow.Context) Run {
+	r, _ := ctx.Value(runKey).(Run)
+	return r
+}
+
+// Call is one task or subflow call made through the adapter API, as the outbound interceptor
+// receives it with the activity or child workflow it schedules.
+type Call struct {
+	// ID is the task run ID (the activity ID) or the subflow's workflow ID.
+	ID string
+	// Task describes the task; empty for subflows.
+	Task hooks.TaskInfo
+	// Options holds the task's adapter.TaskOptions (typed any to keep the import graph acyclic).
+	Options any
+	// Parameters is the task's input as JSON.
+	Parameters json.RawMessage
+	// Final is set by the interceptor to the call's final state before the call's future is ready.
+	Final *hooks.State
+}
+
+// WithCall returns ctx carrying call.
+func WithCall(ctx workflow.Context, call *Call) workflow.Context {
+	return workflow.WithValue(ctx, callKey, call)
+}
+
+// CallFrom returns the call in ctx, or nil.
+func CallFrom(ctx workflow.Context) *Call {
+	c, _ := ctx.Value(callKey).(*Call)
+	return c
+}
+
+// WithTaskRun returns ctx carrying the task run an activity executes.
+func WithTaskRun(ctx context.Context, run hooks.TaskRun) context.Context {
+	return context.WithValue(ctx, taskRunKey, run)
+}
+
+// TaskRunFrom returns the task run in ctx.
+func TaskRunFrom(ctx context.Context) (hooks.TaskRun, bool) {
+	r, ok := ctx.Value(taskRunKey).(hooks.TaskRun)
+	return r, ok
+}

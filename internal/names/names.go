@@ -1,0 +1,33 @@
+// Package names holds the names flowstate uses on Temporal: query, signal, memo, search
+// attributes, header keys and activity types. The public packages re-export the ones users type.
+package names
+
+const (
+	// Query is the query type that returns a flow run's state history.
+	Query = "flowstate.states"
+	// MemoHistory is the memo key under which a closed flow run keeps its state history.
+	MemoHistory = "flowstate.states"
+	// MemoData is the memo key under which a flow run keeps the data attached to it.
+	MemoData = "flowstate.data"
+	// SignalData is the signal a task sends to attach data to its flow run.
+	SignalData = "flowstate.data"
+	// SAState is the Keyword search attribute holding a flow run's current state name.
+	SAState = "FlowState"
+	// SAStateType is the Keyword search attribute holding a flow run's current state type.
+	SAStateType = "FlowStateType"
+	// HookActivity is the activity type that runs hooks.
+	HookActivity = "flowstate.hook"
+	// HeaderAttempt is the header carrying a task attempt that the workflow schedules itself.
+	HeaderAttempt = "flowstate-attempt"
+	// HeaderTaskRun is the header carrying the task run ID of a workflow-driven attempt.
+	HeaderTaskRun = "flowstate-task-run"
+)
+
+// Error types flowstate gives the Temporal application errors it creates.
+const (
+	ErrTypePanic        = "flowstate.Panic"
+	ErrTypeCrashed      = "flowstate.Crashed"
+	ErrTypeTimedOut     = "flowstate.TimedOut"
+	ErrTypeInvalidInput = "flowstate.InvalidInput"
+	ErrTypeNoRetry      = "flowstate.RetryConditionFalse"
+)
