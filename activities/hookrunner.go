@@ -16,16 +16,23 @@ const HookActivity = names.HookActivity
 // HookRunner is the activity that runs hook calls: it looks the hook up in the worker's registry
 // and calls it. Register it under HookActivity (the worker package does).
 type HookRunner struct {
-	reg *hooks.Registry
+	reg     *hooks.Registry
+	secrets hooks.SecretResolver
 }
 
-// NewHookRunner returns a hook runner for the hooks in reg.
-func NewHookRunner(reg *hooks.Registry) *HookRunner { return &HookRunner{reg: reg} }
+// NewHookRunner returns a hook runner for the hooks in reg. Hooks resolve named secrets with
+// secrets (see hooks.Secret); nil leaves them without a resolver.
+func NewHookRunner(reg *hooks.Registry, secrets hooks.SecretResolver) *HookRunner {
+	return &HookRunner{reg: reg, secrets: secrets}
+}
 
 // Run runs one hook call. An error is retried by the hook's retry policy; an unknown hook is a
 // non-retryable error naming the hooks the worker knows.
 func (h *HookRunner) Run(ctx context.Context, inv hooks.Invocation) error {
 	attempt := int(activity.GetInfo(ctx).Attempt)
+	if h.secrets != nil {
+		ctx = hooks.WithSecrets(ctx, h.secrets)
+	}
 	err := h.reg.Invoke(ctx, inv, attempt)
 	if err != nil {
 		activity.GetLogger(ctx).Warn("flowstate: hook call failed",

@@ -89,6 +89,9 @@ func (e *Env) runHook(ctx context.Context, inv hooks.Invocation) error {
 	fn := e.replaced[inv.Hook]
 	e.mu.Unlock()
 	var err error
+	if e.setup.Secrets != nil {
+		ctx = hooks.WithSecrets(ctx, e.setup.Secrets)
+	}
 	if fn != nil {
 		err = fn(ctx, inv)
 	} else {

@@ -36,6 +36,9 @@ type Setup struct {
 	// Interceptors are flowstate's workflow and activity interceptors.
 	Interceptors []interceptor.WorkerInterceptor
 
+	// Secrets resolves the named secrets hooks ask for.
+	Secrets hooks.SecretResolver
+
 	flows []adapter.AnyFlow
 	tasks []adapter.AnyTask
 }
@@ -43,7 +46,7 @@ type Setup struct {
 // NewSetup validates the definitions in opts and builds the hook registry and interceptors.
 // searchAttributes tells whether the FlowState search attribute is registered.
 func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
-	s := &Setup{Hooks: hooks.NewRegistry(), flows: opts.Flows, tasks: opts.Tasks}
+	s := &Setup{Hooks: hooks.NewRegistry(), Secrets: opts.Secrets, flows: opts.Flows, tasks: opts.Tasks}
 	flowSpecs := map[string]workflows.FlowSpec{}
 	taskOpts := map[string]adapter.TaskOptions{}
 	var errs []error
@@ -156,7 +159,7 @@ func (s *Setup) Register(r Registrar, hookRunner func(ctx context.Context, inv h
 		r.RegisterActivityWithOptions(t.ActivityFunc(), activity.RegisterOptions{Name: t.Name()})
 	}
 	if hookRunner == nil {
-		hookRunner = activities.NewHookRunner(s.Hooks).Run
+		hookRunner = activities.NewHookRunner(s.Hooks, s.Secrets).Run
 	}
 	r.RegisterActivityWithOptions(hookRunner, activity.RegisterOptions{Name: activities.HookActivity})
 }

@@ -49,6 +49,9 @@ type Options struct {
 	// Activities attach task options (hooks) to plain Temporal activity types by name. Register
 	// the activities themselves with Registry.
 	Activities map[string]adapter.TaskOptions
+	// Secrets resolves the named secrets hooks ask for with hooks.Secret, on this worker.
+	// default: none (hooks that need a secret fail with a clear error)
+	Secrets hooks.SecretResolver
 	// HookDefaults are the options of hook activities whose hooks leave a field zero.
 	// default: the hooks package defaults (hooks.DefaultRetryPolicy, 1 minute, 10 seconds)
 	HookDefaults hooks.Options
