@@ -59,6 +59,7 @@ func TryNewEnv(t testing.TB, opts worker.Options) (*Env, error) {
 		return nil, err
 	}
 	var suite sdktestsuite.WorkflowTestSuite
+	suite.SetLogger(testLogger(t))
 	e := &Env{
 		TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(),
 		t:                       t,

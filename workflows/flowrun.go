@@ -176,7 +176,7 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 	// The body runs on a context of its own, cancelled by watchCancel once the on_cancellation
 	// hooks ran, so that the tasks in flight are cancelled after the hooks, not before.
 	bodyCtx, cancelBody := workflow.WithCancel(hctx)
-	workflow.Go(ctx, func(gctx workflow.Context) { r.watchCancel(gctx, hctx, cancelBody) })
+	workflow.Go(ctx, func(gctx workflow.Context) { r.watchCancel(gctx, cancelBody) })
 
 	for attempt := 1; ; attempt++ {
 		r.info.Attempt = attempt
@@ -269,12 +269,14 @@ func stackWithoutGoroutineID() string {
 }
 
 // watchCancel waits for Temporal to cancel the run, then moves it to Cancelling, runs the
-// on_cancellation hooks and cancels the body (and so the tasks in flight).
-func (r *flowRun) watchCancel(ctx, hctx workflow.Context, cancelBody workflow.CancelFunc) {
+// on_cancellation hooks and cancels the body (and so the tasks in flight). It runs in a workflow
+// goroutine of its own: ctx must be that goroutine's.
+func (r *flowRun) watchCancel(ctx workflow.Context, cancelBody workflow.CancelFunc) {
 	ctx.Done().Receive(ctx, nil)
 	if r.finishing {
 		return
 	}
+	hctx, _ := workflow.NewDisconnectedContext(ctx)
 	r.cancelRequested = true
 	st := r.state(hooks.Cancelling, hooks.NameCancelling, r.info.Attempt)
 	r.transition(hctx, st)
