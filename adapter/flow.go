@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -257,12 +258,24 @@ func (f *Flow[I, O]) Start(ctx context.Context, c client.Client, opts client.Sta
 	if opts.TaskQueue == "" {
 		return nil, fmt.Errorf("flowstate: starting flow %q: StartWorkflowOptions.TaskQueue is required", f.name)
 	}
-	run, err := c.ExecuteWorkflow(ctx, opts, f.name, input)
+	// Starting with FlowState=Running saves the run the search attribute update it would make
+	// when its first attempt starts. A server where FlowState is not registered refuses it: start
+	// without it then.
+	withState := opts
+	if !opts.TypedSearchAttributes.ContainsKey(stateKey) {
+		withState.TypedSearchAttributes = temporal.NewSearchAttributes(opts.TypedSearchAttributes.Copy(), stateKey.ValueSet(hooks.NameRunning))
+	}
+	run, err := c.ExecuteWorkflow(ctx, withState, f.name, input)
+	if err != nil && strings.Contains(err.Error(), names.SAState) {
+		run, err = c.ExecuteWorkflow(ctx, opts, f.name, input)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flowstate: starting flow %q: %w", f.name, err)
 	}
 	return &FlowRunHandle[O]{c: c, run: run}, nil
 }
+
+var stateKey = temporal.NewSearchAttributeKeyKeyword(names.SAState)
 
 // FlowRunHandle is a started flow run, seen from a Temporal client.
 type FlowRunHandle[O any] struct {

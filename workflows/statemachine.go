@@ -17,10 +17,10 @@ import (
 //
 // Running is named Retrying from the second attempt on. A task retried by the Temporal server
 // (no on_running hooks) goes from Pending straight to its terminal state. Any non-terminal state
-// may end Crashed or Failed (a run whose input is invalid fails before it runs). Terminal states
-// are final.
+// may end Crashed or Failed (a run whose input is invalid fails before it runs; a subflow that
+// could not start fails without running). Terminal states are final.
 var transitions = map[hooks.StateType][]hooks.StateType{
-	"":               {hooks.Scheduled, hooks.Pending, hooks.Running},
+	"":               {hooks.Scheduled, hooks.Pending, hooks.Running, hooks.Failed}, // Failed: a subflow that could not start
 	hooks.Scheduled:  {hooks.Pending, hooks.Running, hooks.Cancelling, hooks.Cancelled, hooks.Failed, hooks.Crashed},
 	hooks.Pending:    {hooks.Running, hooks.Cancelling, hooks.Cancelled, hooks.Completed, hooks.Failed, hooks.Crashed},
 	hooks.Running:    {hooks.Scheduled, hooks.Paused, hooks.Cancelling, hooks.Completed, hooks.Failed, hooks.Crashed},
