@@ -39,8 +39,10 @@ type Setup struct {
 	// Secrets resolves the named secrets hooks ask for.
 	Secrets hooks.SecretResolver
 
-	flows []adapter.AnyFlow
-	tasks []adapter.AnyTask
+	flows      []adapter.AnyFlow
+	tasks      []adapter.AnyTask
+	wf         *workflows.Interceptor
+	crashFlows []string
 }
 
 // NewSetup validates the definitions in opts and builds the hook registry and interceptors.
@@ -66,6 +68,9 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		}
 		o := f.Options()
 		flowSpecs[f.Name()] = workflows.FlowSpec{Options: o, ValidateInput: f.ValidateInput}
+		if len(o.OnCrashed) > 0 {
+			s.crashFlows = append(s.crashFlows, f.Name())
+		}
 		errs = append(errs, registerFlowHooks(s.Hooks, o))
 	}
 	for name, o := range opts.Workflows {
@@ -78,6 +83,9 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 			continue
 		}
 		flowSpecs[name] = workflows.FlowSpec{Options: o}
+		if len(o.OnCrashed) > 0 {
+			s.crashFlows = append(s.crashFlows, name)
+		}
 		errs = append(errs, registerFlowHooks(s.Hooks, o))
 	}
 	for _, t := range opts.Tasks {
@@ -116,16 +124,15 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		return nil, err
 	}
 
-	s.Interceptors = []interceptor.WorkerInterceptor{
-		workflows.NewInterceptor(workflows.Options{
-			Flows:            flowSpecs,
-			Tasks:            plainTasks,
-			Hooks:            s.Hooks,
-			HookDefaults:     opts.HookDefaults,
-			SearchAttributes: searchAttributes,
-		}),
-		activities.NewInterceptor(activities.Options{Tasks: taskOpts}),
-	}
+	sort.Strings(s.crashFlows)
+	s.wf = workflows.NewInterceptor(workflows.Options{
+		Flows:            flowSpecs,
+		Tasks:            plainTasks,
+		Hooks:            s.Hooks,
+		HookDefaults:     opts.HookDefaults,
+		SearchAttributes: searchAttributes,
+	})
+	s.Interceptors = []interceptor.WorkerInterceptor{s.wf, activities.NewInterceptor(activities.Options{Tasks: taskOpts})}
 	return s, nil
 }
 
@@ -162,7 +169,15 @@ func (s *Setup) Register(r Registrar, hookRunner func(ctx context.Context, inv h
 		hookRunner = activities.NewHookRunner(s.Hooks, s.Secrets).Run
 	}
 	r.RegisterActivityWithOptions(hookRunner, activity.RegisterOptions{Name: activities.HookActivity})
+	if len(s.crashFlows) > 0 {
+		r.RegisterWorkflowWithOptions(s.wf.Sweeper, workflow.RegisterOptions{Name: workflows.SweeperWorkflow})
+		r.RegisterWorkflowWithOptions(s.wf.CrashHandler, workflow.RegisterOptions{Name: workflows.CrashHandlerWorkflow})
+	}
 }
+
+// CrashFlows returns the workflow types whose on_crashed hooks the crash sweeper runs when a run
+// is terminated or times out on the server, sorted.
+func (s *Setup) CrashFlows() []string { return append([]string(nil), s.crashFlows...) }
 
 // FlowNames returns the names of the flows, sorted.
 func (s *Setup) FlowNames() []string {

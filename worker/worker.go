@@ -12,11 +12,13 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/flowstate/flowstate/activities"
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/workflows"
@@ -63,16 +65,36 @@ type Options struct {
 	Namespace string
 	// Worker are the options of the Temporal worker; flowstate appends its interceptors.
 	Worker sdkworker.Options
+	// Sweeper configures the crash sweeper, which runs the on_crashed hooks of flow runs that were
+	// terminated or timed out on the server (see the workflows package). It runs when a flow has
+	// on_crashed hooks.
+	Sweeper SweeperOptions
 	// Logger receives flowstate's start-up messages.
 	// default: slog.Default()
 	Logger *slog.Logger
 }
 
+// SweeperOptions configure the crash sweeper. The zero value means the defaults.
+type SweeperOptions struct {
+	// Disabled turns the sweeper off: on_crashed hooks then run only for crashes the run sees
+	// itself (panics, tasks whose worker died).
+	Disabled bool
+	// Interval is the pause between two scans of the visibility store.
+	// default: 1 second
+	Interval time.Duration
+	// Lookback is how far back the sweeper looks the first time it starts on a task queue.
+	// default: 24 hours
+	Lookback time.Duration
+}
+
 // Worker is a Temporal worker running flows, tasks and hooks.
 type Worker struct {
 	sdkworker.Worker
-	setup *Setup
-	queue string
+	setup   *Setup
+	queue   string
+	c       client.Client
+	sweeper SweeperOptions
+	logger  *slog.Logger
 }
 
 // New builds a worker for taskQueue. It registers the flows, the tasks and the hook runner, and
@@ -100,7 +122,53 @@ func New(c client.Client, taskQueue string, opts Options) (*Worker, error) {
 	wopts.Interceptors = append(append([]interceptor.WorkerInterceptor(nil), wopts.Interceptors...), setup.Interceptors...)
 	w := sdkworker.New(c, taskQueue, wopts)
 	setup.Register(w, nil)
-	return &Worker{Worker: w, setup: setup, queue: taskQueue}, nil
+	if crash := setup.CrashFlows(); len(crash) > 0 && !opts.Sweeper.Disabled {
+		sw := activities.NewSweeper(c, crash)
+		w.RegisterActivityWithOptions(sw.Sweep, activity.RegisterOptions{Name: workflows.SweepActivity})
+		w.RegisterActivityWithOptions(sw.CrashInfo, activity.RegisterOptions{Name: workflows.CrashInfoActivity})
+	}
+	return &Worker{Worker: w, setup: setup, queue: taskQueue, c: c, sweeper: opts.Sweeper, logger: logger}, nil
+}
+
+// Start starts the worker without blocking, and the crash sweeper of its task queue when a flow
+// has on_crashed hooks.
+func (w *Worker) Start() error {
+	if err := w.Worker.Start(); err != nil {
+		return err
+	}
+	if len(w.setup.CrashFlows()) == 0 || w.sweeper.Disabled {
+		return nil
+	}
+	if err := w.startSweeper(); err != nil {
+		w.Worker.Stop()
+		return err
+	}
+	return nil
+}
+
+// startSweeper makes sure the task queue's sweeper workflow runs: one per task queue, however
+// many workers serve it.
+func (w *Worker) startSweeper() error {
+	interval, lookback := w.sweeper.Interval, w.sweeper.Lookback
+	if interval <= 0 {
+		interval = time.Second
+	}
+	if lookback <= 0 {
+		lookback = 24 * time.Hour
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultRPCTimeout)
+	defer cancel()
+	_, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SweeperWorkflowID(w.queue),
+		TaskQueue:                w.queue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            "flowstate: runs on_crashed hooks of terminated and timed-out flow runs",
+	}, workflows.SweeperWorkflow, workflows.SweepInput{TaskQueue: w.queue, Since: time.Now().Add(-lookback), Interval: interval})
+	if err != nil {
+		return fmt.Errorf("flowstate: starting the crash sweeper of task queue %s: %w", w.queue, err)
+	}
+	return nil
 }
 
 // Hooks returns the hooks the worker can run.

@@ -100,24 +100,32 @@ func expectedStart(ctx workflow.Context, wi *workflow.Info) time.Time {
 
 // runName applies the flow's run-name template, falling back to the workflow ID.
 func (r *flowRun) runName(ctx workflow.Context) string {
-	if r.opts.RunName == "" {
-		return r.info.ID
-	}
-	tmpl, err := template.New("run-name").Option("missingkey=error").Parse(r.opts.RunName)
+	name, err := executeRunName(r.opts.RunName, r.info)
 	if err != nil {
+		workflow.GetLogger(ctx).Warn("flowstate: run name template failed; using the workflow ID", "error", err)
+	}
+	if err != nil || name == "" {
 		return r.info.ID
 	}
-	var params any
-	if len(r.info.Parameters) > 0 {
-		_ = json.Unmarshal(r.info.Parameters, &params)
+	return name
+}
+
+// executeRunName executes a run-name template with the run's parameters as .Params, and .FlowName,
+// .ID and .RunID. An empty template gives an empty name.
+func executeRunName(tmplText string, run hooks.FlowRun) (string, error) {
+	if tmplText == "" {
+		return "", nil
+	}
+	tmpl, err := template.New("run-name").Option("missingkey=error").Parse(tmplText)
+	if err != nil {
+		return "", err
 	}
 	var b bytes.Buffer
-	data := map[string]any{"Params": params, "FlowName": r.info.FlowName, "ID": r.info.ID, "RunID": r.info.RunID}
+	data := map[string]any{"Params": parseParams(run.Parameters), "FlowName": run.FlowName, "ID": run.ID, "RunID": run.RunID}
 	if err := tmpl.Execute(&b, data); err != nil {
-		workflow.GetLogger(ctx).Warn("flowstate: run name template failed; using the workflow ID", "error", err)
-		return r.info.ID
+		return "", err
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // Info implements flowctx.Run.
