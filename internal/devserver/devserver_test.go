@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -56,6 +59,11 @@ func Greet(ctx workflow.Context, name string) (string, error) {
 
 func Hello(ctx context.Context, name string) (string, error) {
 	return "hello " + name + " from " + activity.GetInfo(ctx).ActivityType.Name, nil
+}
+
+// SetFlowState upserts the FlowState search attribute.
+func SetFlowState(ctx workflow.Context, state string) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword("FlowState").ValueSet(state))
 }
 
 // WaitForGo blocks until it receives the "go" signal, then returns its payload.
@@ -158,13 +166,26 @@ func TestDBFileGainsNewSearchAttributes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, srv.Stop())
 
-	// Reopened with the defaults, the existing namespace gains FlowState.
+	// Reopened with the defaults, the existing namespace gains FlowState, usable at once.
 	srv = start(t, devserver.Options{DBFile: db})
 	c := dial(t, srv)
 	resp, err := c.OperatorService().ListSearchAttributes(t.Context(),
 		&operatorservice.ListSearchAttributesRequest{Namespace: srv.Namespace()})
 	require.NoError(t, err)
 	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, resp.GetCustomAttributes()["FlowState"])
+
+	w := worker.New(c, "upsert", worker.Options{})
+	w.RegisterWorkflow(SetFlowState)
+	require.NoError(t, w.Start())
+	run, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: "upsert"}, SetFlowState, "Completed")
+	require.NoError(t, err)
+	require.NoError(t, run.Get(t.Context(), nil))
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		list, err := c.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{Query: `FlowState = "Completed"`})
+		require.NoError(ct, err)
+		require.Len(ct, list.GetExecutions(), 1)
+	}, 10*time.Second, 50*time.Millisecond)
+	w.Stop()
 	require.NoError(t, srv.Stop())
 
 	// Asked for again with another type, it is a clear error.
