@@ -226,14 +226,24 @@ func searchAttributeRegistered(c client.Client, ns string, logger *slog.Logger) 
 	return false
 }
 
+// MemoSizeWarning is the memo size above which clients made by ClientOptions warn. The SDK's
+// default, 2 KiB, is less than the state history of a flow with a few tasks; set
+// client.Options.PayloadLimits.MemoSizeWarning to it on clients you build yourself.
+const MemoSizeWarning = 512 << 10
+
 // ClientOptions returns Temporal client options from the standard environment variables and
 // config file (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
 // TEMPORAL_PROFILE), as the temporal CLI reads them. With nothing set it targets localhost:7233
-// and the default namespace.
+// and the default namespace. It raises the memo size warning to MemoSizeWarning.
 func ClientOptions() (client.Options, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return client.Options{}, fmt.Errorf("flowstate: reading Temporal connection settings: %w", err)
+	}
+	if opts.PayloadLimits.MemoSizeWarning == 0 {
+		// A closed flow run keeps its state history in its memo (up to 256 KiB): do not warn about
+		// every run whose history passes the SDK's 2 KiB default.
+		opts.PayloadLimits.MemoSizeWarning = MemoSizeWarning
 	}
 	return opts, nil
 }
