@@ -255,24 +255,36 @@ func (f *Flow[I, O]) Start(ctx context.Context, c client.Client, opts client.Sta
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	if opts.TaskQueue == "" {
-		return nil, fmt.Errorf("flowstate: starting flow %q: StartWorkflowOptions.TaskQueue is required", f.name)
+	run, err := StartFlow(ctx, c, opts, f.name, input)
+	if err != nil {
+		return nil, err
 	}
-	// Starting with FlowState=Running saves the run the search attribute update it would make
-	// when its first attempt starts. A server where FlowState is not registered refuses it: start
-	// without it then.
+	return &FlowRunHandle[O]{c: c, run: run}, nil
+}
+
+// StartFlow starts a run of the flow named flowName with input (any value that encodes as JSON
+// for the flow's parameters, a json.RawMessage included), as Flow.Start does, for callers that
+// only have the flow's name. opts.TaskQueue is required.
+//
+// The run starts with its FlowState search attribute set to Running, which saves it the update
+// it would make when its first attempt starts. A server where FlowState is not registered
+// refuses that: the run is started without it then.
+func StartFlow(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, flowName string, input any) (client.WorkflowRun, error) {
+	if opts.TaskQueue == "" {
+		return nil, fmt.Errorf("flowstate: starting flow %q: StartWorkflowOptions.TaskQueue is required", flowName)
+	}
 	withState := opts
 	if !opts.TypedSearchAttributes.ContainsKey(stateKey) {
 		withState.TypedSearchAttributes = temporal.NewSearchAttributes(opts.TypedSearchAttributes.Copy(), stateKey.ValueSet(hooks.NameRunning))
 	}
-	run, err := c.ExecuteWorkflow(ctx, withState, f.name, input)
+	run, err := c.ExecuteWorkflow(ctx, withState, flowName, input)
 	if err != nil && strings.Contains(err.Error(), names.SAState) {
-		run, err = c.ExecuteWorkflow(ctx, opts, f.name, input)
+		run, err = c.ExecuteWorkflow(ctx, opts, flowName, input)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("flowstate: starting flow %q: %w", f.name, err)
+		return nil, fmt.Errorf("flowstate: starting flow %q: %w", flowName, err)
 	}
-	return &FlowRunHandle[O]{c: c, run: run}, nil
+	return run, nil
 }
 
 var stateKey = temporal.NewSearchAttributeKeyKeyword(names.SAState)

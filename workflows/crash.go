@@ -39,9 +39,7 @@ const (
 func SweeperWorkflowID(taskQueue string) string { return "flowstate-sweeper/" + taskQueue }
 
 // CrashHandlerID returns the workflow ID of the crash handler of one dead flow run.
-func CrashHandlerID(workflowID, runID string) string {
-	return "flowstate-crashed/" + workflowID + "/" + runID
-}
+func CrashHandlerID(workflowID, runID string) string { return names.CrashHandlerID(workflowID, runID) }
 
 // SweepInput configures the sweeper's scan.
 type SweepInput struct {

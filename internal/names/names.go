@@ -31,3 +31,9 @@ const (
 	ErrTypeInvalidInput = "flowstate.InvalidInput"
 	ErrTypeNoRetry      = "flowstate.RetryConditionFalse"
 )
+
+// CrashHandlerID returns the workflow ID of the crash handler of one dead flow run: the workflow
+// that runs its on_crashed hooks after it was terminated or timed out on the server.
+func CrashHandlerID(workflowID, runID string) string {
+	return "flowstate-crashed/" + workflowID + "/" + runID
+}
