@@ -41,8 +41,9 @@ type env struct {
 	t       *testing.T
 	c       client.Client
 	queue   string
-	dir     string // effects, attempts log, markers
-	jobs    string // FLOWSTATE_EXAMPLES_DIR of the workers
+	dir     string        // effects, attempts log, markers
+	jobs    string        // FLOWSTATE_EXAMPLES_DIR of the workers
+	sweep   time.Duration // the crash sweeper's interval in the workers
 	workers []*proc
 }
 
@@ -58,6 +59,7 @@ func newEnv(t *testing.T) *env {
 		queue: fmt.Sprintf("chaos-%s-%d", unsafe.ReplaceAllString(t.Name(), "."), counter.Add(1)),
 		dir:   t.TempDir(),
 		jobs:  t.TempDir(),
+		sweep: sweepInterval,
 	}
 	t.Cleanup(func() {
 		// Leftover workers die first; their logs are shown when the test failed.
@@ -91,7 +93,7 @@ func (e *env) startWorker() *proc {
 		"TEMPORAL_ADDRESS="+server.HostPort(), "TEMPORAL_NAMESPACE="+server.Namespace(),
 		"TEMPORAL_PROFILE=", "TEMPORAL_API_KEY=", "TEMPORAL_TLS=",
 		chaosflows.EnvQueue+"="+e.queue, chaosflows.EnvDir+"="+e.dir,
-		chaosflows.EnvSweepInterval+"="+sweepInterval.String(),
+		chaosflows.EnvSweepInterval+"="+e.sweep.String(),
 		"FLOWSTATE_EXAMPLES_DIR="+e.jobs)
 	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log

@@ -91,7 +91,7 @@ var (
 		expect:   map[string]int{flowCompletion: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeHookBlock})
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeQuick, BlockHook: flowCompletion})
 			e.waitMarker(id, chaosflows.HookBlocked)
 			a.kill()
 			b := e.startWorker()

@@ -54,9 +54,8 @@ const (
 	ModeBlockRetry Mode = "block-retry"
 	// ModeSleep sleeps in the flow for an hour.
 	ModeSleep Mode = "sleep"
-	// ModeHookBlock runs a quick task and completes; its on_completion hook makes its effect and
-	// then blocks on its first attempt.
-	ModeHookBlock Mode = "hook-block"
+	// ModeQuick runs a task that completes at once.
+	ModeQuick Mode = "quick"
 	// ModePanicFlow panics in flow code.
 	ModePanicFlow Mode = "panic-flow"
 	// ModePanicTask runs a task that panics.
@@ -68,6 +67,9 @@ type Input struct {
 	Mode Mode `json:"mode"`
 	// Resource, when set, is attached to the run under DataKey before anything else.
 	Resource string `json:"resource,omitempty"`
+	// BlockHook names a flow hook that, once it made its effect, blocks the first time it is
+	// called for the run (until the test kills its worker), marking HookBlocked.
+	BlockHook string `json:"block_hook,omitempty"`
 }
 
 // Panic messages.
@@ -135,13 +137,13 @@ var PanicTask = adapter.NewTask("chaos.panic", func(ctx context.Context, _ struc
 	panic(TaskPanic)
 }, taskHooks())
 
-// Flow hooks: every flow hook records its effect; on_completion blocks after its effect on its
-// first attempt in ModeHookBlock.
+// Flow hooks: every flow hook records its effect, and blocks after it when Input.BlockHook
+// names it, the first time.
 var (
-	FlowOnCrashed      = flowHook("chaos.flow.on_crashed", false)
-	FlowOnCompletion   = flowHook("chaos.flow.on_completion", true)
-	FlowOnFailure      = flowHook("chaos.flow.on_failure", false)
-	FlowOnCancellation = flowHook("chaos.flow.on_cancellation", false)
+	FlowOnCrashed      = flowHook("chaos.flow.on_crashed")
+	FlowOnCompletion   = flowHook("chaos.flow.on_completion")
+	FlowOnFailure      = flowHook("chaos.flow.on_failure")
+	FlowOnCancellation = flowHook("chaos.flow.on_cancellation")
 )
 
 // Flow is the chaos flow.
@@ -159,7 +161,7 @@ var Flow = adapter.NewFlow(FlowName, func(ctx workflow.Context, in Input) (strin
 	case ModeSleep:
 		err := workflow.Sleep(ctx, time.Hour)
 		return "slept", err
-	case ModeHookBlock:
+	case ModeQuick:
 		return QuickTask.Run(ctx, struct{}{})
 	case ModePanicFlow:
 		panic(FlowPanic)
@@ -184,7 +186,7 @@ func Tasks() []adapter.AnyTask {
 
 var hookOptions = hooks.Options{HeartbeatTimeout: HeartbeatTimeout}
 
-func flowHook(name string, blocks bool) hooks.FlowHook {
+func flowHook(name string) hooks.FlowHook {
 	return hooks.NewFlowHook(name, func(ctx context.Context, c hooks.FlowCall) error {
 		e := Effect{
 			Hook: name, Event: string(c.Hook.Event), Key: c.Hook.IdempotencyKey,
@@ -194,12 +196,12 @@ func flowHook(name string, blocks bool) hooks.FlowHook {
 		if err := Record(Dir(), e); err != nil {
 			return err
 		}
-		if !blocks || Marked(Dir(), c.Run.ID, HookBlocked) {
-			return nil
-		}
 		var in Input
-		if err := json.Unmarshal(c.Run.Parameters, &in); err != nil || in.Mode != ModeHookBlock {
-			return err
+		if err := json.Unmarshal(c.Run.Parameters, &in); err != nil {
+			return fmt.Errorf("chaos: decoding the run's input: %w", err)
+		}
+		if in.BlockHook != name || Marked(Dir(), c.Run.ID, HookBlocked) {
+			return nil
 		}
 		if err := Mark(Dir(), c.Run.ID, HookBlocked, fmt.Sprintf("pid %d attempt %d", os.Getpid(), c.Hook.Attempt)); err != nil {
 			return err
