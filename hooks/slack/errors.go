@@ -277,8 +277,11 @@ func (e errorf) byType(typ string, v via, dest, answered, what string) error {
 		}
 		return e.permanent(typ, "Slack refused the credentials for posting to %s: %s; not retrying: %s", dest, answered, fix)
 	case ErrorTypeChannel:
-		return e.permanent(typ, "cannot post to %s: %s; not retrying: invite the bot to the channel or fix the channel",
-			dest, answered)
+		fix := "invite the bot to the channel, or fix Config.Channel"
+		if v == viaWebhook {
+			fix = fmt.Sprintf("restore the channel, or store the URL of a webhook for another channel in secret %q", e.secretName)
+		}
+		return e.permanent(typ, "cannot post to %s: %s; not retrying: %s", dest, answered, fix)
 	}
 	return e.permanent(ErrorTypeRejected, "Slack rejected the message to %s: %s; not retrying", dest, answered)
 }

@@ -1,12 +1,37 @@
 package slack_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/hooks"
+	"github.com/flowstate/flowstate/hooks/secrets"
 	"github.com/flowstate/flowstate/hooks/slack"
+	"github.com/flowstate/flowstate/worker"
 )
+
+// Seed example 1: a flow with one retry whose body fails, and a Slack hook on_failure whose
+// webhook URL is the named secret "slack-webhook/my-slack-webhook". The worker resolves it when
+// the hook runs, here from FLOWSTATE_SECRET_SLACK_WEBHOOK_MY_SLACK_WEBHOOK or from the file named
+// by FLOWSTATE_SECRETS_FILE.
+func ExampleFlowHook() {
+	notify := slack.FlowHook("notify-slack", slack.Config{
+		WebhookSecret: "slack-webhook/my-slack-webhook",
+		UIBaseURL:     "https://temporal.example.com",
+	})
+	flow := adapter.NewFlow("failing-flow", func(ctx workflow.Context, _ struct{}) (string, error) {
+		return "", errors.New("oops!")
+	}, adapter.FlowOptions{Retries: 1, OnFailure: []hooks.FlowHook{notify}})
+
+	opts := worker.Options{Flows: []adapter.AnyFlow{flow}, Secrets: secrets.Default()}
+	// w, err := worker.New(c, "my-queue", opts)
+	fmt.Println(flow.Err(), notify.Name(), len(opts.Flows))
+	// Output: <nil> notify-slack 1
+}
 
 // failedCall is the call an on_failure hook receives for the seed example's flow after its retry.
 func failedCall() hooks.FlowCall {

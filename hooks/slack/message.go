@@ -225,13 +225,14 @@ func flowData(cfg Config, call hooks.FlowCall, activityNamespace string) Data {
 	if flowName == "" {
 		flowName = run.FlowName
 	}
+	ns := pickNamespace(run.Namespace, activityNamespace, cfg)
 	d := Data{
 		Kind:       hooks.KindFlow,
 		Name:       escapeLimit(name, maxName),
 		FlowName:   escapeLimit(flowName, maxName),
 		WorkflowID: escapeLimit(run.ID, maxName),
 		RunID:      escapeLimit(run.RunID, maxName),
-		Namespace:  escapeLimit(pickNamespace(run.Namespace, activityNamespace, cfg), maxName),
+		Namespace:  escapeLimit(ns, maxName),
 		Params:     params(run.Parameters),
 		Parameters: escapeLimit(string(compactJSON(run.Parameters)), maxJSON),
 	}
@@ -244,7 +245,7 @@ func flowData(cfg Config, call hooks.FlowCall, activityNamespace string) Data {
 			d.RunData[k] = escapeLimit(string(compactJSON(v)), maxValue)
 		}
 	}
-	fillCommon(&d, cfg, call.Hook, call.State, tags, run.ID, run.RunID, pickNamespace(run.Namespace, activityNamespace, cfg))
+	fillCommon(&d, cfg, call.Hook, call.State, tags, run.ID, run.RunID, ns)
 	return d
 }
 
