@@ -46,7 +46,8 @@ func NewSweeper(c client.Client, flowTypes []string) *Sweeper {
 const scanOverlap = 30 * time.Second
 
 // Sweep scans for dead flow runs until its context ends, starting a crash handler for each.
-// Its position is its heartbeat, so a retry after its worker died resumes where it stopped.
+// Its position is its heartbeat, so a retry after its worker died resumes where it stopped. It
+// heartbeats every third of its heartbeat timeout, however long the scan interval.
 func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) error {
 	cursor := in.Since
 	if activity.HasHeartbeatDetails(ctx) {
@@ -59,27 +60,45 @@ func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
+	beat := activity.GetInfo(ctx).HeartbeatTimeout / 3
+	if beat <= 0 || beat > interval {
+		beat = interval
+	}
+	heartbeat := time.NewTicker(beat)
+	defer heartbeat.Stop()
+	scan := time.NewTimer(0)
+	defer scan.Stop()
 	logger := activity.GetLogger(ctx)
+	seen := map[string]time.Time{}
 	for {
-		next, err := s.scan(ctx, in.TaskQueue, cursor)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("flowstate: scanning for crashed flow runs failed; trying again", "error", err)
-		}
-		if next.After(cursor) {
-			cursor = next
-		}
-		activity.RecordHeartbeat(ctx, cursor)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(interval):
+		case <-heartbeat.C:
+			activity.RecordHeartbeat(ctx, cursor)
+		case <-scan.C:
+			next, err := s.scan(ctx, in.TaskQueue, cursor, seen)
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("flowstate: scanning for crashed flow runs failed; trying again", "error", err)
+			}
+			if next.After(cursor) {
+				cursor = next
+			}
+			for key, closed := range seen {
+				if closed.Before(cursor.Add(-scanOverlap)) {
+					delete(seen, key) // no later scan lists it
+				}
+			}
+			activity.RecordHeartbeat(ctx, cursor)
+			scan.Reset(interval)
 		}
 	}
 }
 
-// scan starts crash handlers for the runs closed since cursor-scanOverlap and returns the latest
-// close time it handled. On an error it returns how far it got.
-func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time) (time.Time, error) {
+// scan starts crash handlers for the runs closed since cursor-scanOverlap that are not in seen,
+// adds them to seen, and returns the latest close time it handled. On an error it returns how far
+// it got.
+func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time, seen map[string]time.Time) (time.Time, error) {
 	query := fmt.Sprintf("TaskQueue = '%s' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut') AND CloseTime >= '%s'",
 		strings.ReplaceAll(taskQueue, "'", "\\'"), cursor.Add(-scanOverlap).UTC().Format(time.RFC3339Nano))
 	latest := cursor
@@ -101,8 +120,12 @@ func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time) 
 				Status:       statusName(e.GetStatus()),
 				CloseTime:    e.GetCloseTime().AsTime(),
 			}
-			if err := s.startHandler(ctx, dead); err != nil {
-				return latest, err
+			key := dead.WorkflowID + "/" + dead.RunID
+			if _, ok := seen[key]; !ok {
+				if err := s.startHandler(ctx, dead); err != nil {
+					return latest, err
+				}
+				seen[key] = dead.CloseTime
 			}
 			if dead.CloseTime.After(latest) {
 				latest = dead.CloseTime
@@ -116,12 +139,13 @@ func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time) 
 }
 
 // startHandler starts the crash handler of a dead run, once: its workflow ID is derived from the
-// run and may not be reused.
+// run, and may be used again only when the handler did not complete (it was terminated, say),
+// so that its hooks, whose idempotency keys do not change, get to finish.
 func (s *Sweeper) startHandler(ctx context.Context, dead workflows.CrashedRun) error {
 	_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.CrashHandlerID(dead.WorkflowID, dead.RunID),
 		TaskQueue:                dead.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            fmt.Sprintf("on_crashed hooks of %s (%s)", dead.WorkflowID, strings.ToLower(dead.Status)),
 	}, workflows.CrashHandlerWorkflow, dead)
@@ -132,7 +156,7 @@ func (s *Sweeper) startHandler(ctx context.Context, dead workflows.CrashedRun) e
 	if err != nil {
 		return fmt.Errorf("starting the crash handler of %s: %w", dead.WorkflowID, err)
 	}
-	activity.GetLogger(ctx).Info("flowstate: flow run ended outside its code; running its on_crashed hooks",
+	activity.GetLogger(ctx).Info("flowstate: flow run ended outside its code; its crash handler runs",
 		"workflow_id", dead.WorkflowID, "run_id", dead.RunID, "status", dead.Status)
 	return nil
 }
@@ -146,6 +170,11 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 	}
 	return s.String()
 }
+
+// resetterIdentity is the identity the Temporal server terminates a run with when it resets it
+// (`temporal workflow reset`): the workflow goes on in the new run. (The server's
+// consts.IdentityResetter; the library does not import the server.)
+const resetterIdentity = "history-resetter"
 
 // CrashInfo recovers what a dead run left: its input, start time, parent, the data it attached
 // (memo), the reason it ended, and, when a worker can answer the query, its state history.
@@ -176,7 +205,7 @@ func (s *Sweeper) CrashInfo(ctx context.Context, dead workflows.CrashedRun) (wor
 	if first, err := s.event(ctx, dead, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); err == nil {
 		run.Parameters = jsonOf(first.GetWorkflowExecutionStartedEventAttributes().GetInput())
 	}
-	if last, err := s.event(ctx, dead, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT); err == nil {
+	if last, err := s.closeEvent(ctx, dead); err == nil {
 		switch {
 		case last.GetWorkflowExecutionTerminatedEventAttributes() != nil:
 			a := last.GetWorkflowExecutionTerminatedEventAttributes()
@@ -187,8 +216,15 @@ func (s *Sweeper) CrashInfo(ctx context.Context, dead workflows.CrashedRun) (wor
 			if a.GetIdentity() != "" {
 				out.Reason += " (by " + a.GetIdentity() + ")"
 			}
+			if a.GetIdentity() == resetterIdentity {
+				out.Skip = "the run was reset; the flow goes on in a new run"
+			}
 		case last.GetWorkflowExecutionTimedOutEventAttributes() != nil:
+			a := last.GetWorkflowExecutionTimedOutEventAttributes()
 			out.Reason = "timed out on the Temporal server: the workflow's execution or run timeout passed"
+			if a.GetRetryState() == enumspb.RETRY_STATE_IN_PROGRESS {
+				out.Skip = "the workflow's retry policy started run " + a.GetNewExecutionRunId()
+			}
 		}
 	}
 
@@ -212,6 +248,25 @@ func (s *Sweeper) CrashInfo(ctx context.Context, dead workflows.CrashedRun) (wor
 	}
 	out.Run = run
 	return out, nil
+}
+
+// closeEvent returns the last event of a closed run's history, as the server recorded it. (Asked
+// for with HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT, the server shows a timeout that its retry
+// policy or cron schedule follows as a ContinuedAsNew event, which hides the retry state.)
+func (s *Sweeper) closeEvent(ctx context.Context, dead workflows.CrashedRun) (*historypb.HistoryEvent, error) {
+	resp, err := s.c.WorkflowService().GetWorkflowExecutionHistoryReverse(ctx, &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
+		Namespace:       activity.GetInfo(ctx).WorkflowNamespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: dead.WorkflowID, RunId: dead.RunID},
+		MaximumPageSize: 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	events := resp.GetHistory().GetEvents()
+	if len(events) == 0 {
+		return nil, errors.New("empty history")
+	}
+	return events[0], nil
 }
 
 // event returns the first event of a run's history for the given filter.

@@ -95,7 +95,15 @@ type Worker struct {
 	c       client.Client
 	sweeper SweeperOptions
 	logger  *slog.Logger
+
+	// stopKeeper stops the goroutine that keeps the sweeper running; nil without a sweeper.
+	stopKeeper func()
 }
+
+// sweeperCheckInterval is how often a worker makes sure the sweeper of its task queue runs: an
+// operator may terminate it with the flows (`temporal workflow terminate --query
+// "TaskQueue='…'"`).
+const sweeperCheckInterval = 10 * time.Second
 
 // New builds a worker for taskQueue. It registers the flows, the tasks and the hook runner, and
 // installs flowstate's interceptors. Every problem with the definitions is reported at once.
@@ -131,7 +139,7 @@ func New(c client.Client, taskQueue string, opts Options) (*Worker, error) {
 }
 
 // Start starts the worker without blocking, and the crash sweeper of its task queue when a flow
-// has on_crashed hooks.
+// has on_crashed hooks. While the worker runs, it starts the sweeper again if it stopped.
 func (w *Worker) Start() error {
 	if err := w.Worker.Start(); err != nil {
 		return err
@@ -139,16 +147,61 @@ func (w *Worker) Start() error {
 	if len(w.setup.CrashFlows()) == 0 || w.sweeper.Disabled {
 		return nil
 	}
-	if err := w.startSweeper(); err != nil {
+	runID, err := w.startSweeper(context.Background())
+	if err != nil {
 		w.Worker.Stop()
 		return err
 	}
+	w.keepSweeper(runID)
 	return nil
 }
 
-// startSweeper makes sure the task queue's sweeper workflow runs: one per task queue, however
-// many workers serve it.
-func (w *Worker) startSweeper() error {
+// Stop stops the worker, and its watch over the crash sweeper (the sweeper itself goes on, on
+// the task queue's other workers).
+func (w *Worker) Stop() {
+	if w.stopKeeper != nil {
+		w.stopKeeper()
+		w.stopKeeper = nil
+	}
+	w.Worker.Stop()
+}
+
+// keepSweeper starts the sweeper again, every sweeperCheckInterval, when it is no longer running.
+func (w *Worker) keepSweeper(runID string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(sweeperCheckInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			id, err := w.startSweeper(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				w.logger.Warn("flowstate: checking the crash sweeper failed; trying again", "task_queue", w.queue, "error", err)
+			case id != runID:
+				w.logger.Warn("flowstate: the crash sweeper had stopped (terminated?); started it again",
+					"task_queue", w.queue, "workflow_id", workflows.SweeperWorkflowID(w.queue), "run_id", id)
+				runID = id
+			}
+		}
+	}()
+	w.stopKeeper = func() {
+		cancel()
+		<-stopped
+	}
+}
+
+// startSweeper makes sure the task queue's sweeper workflow runs, one per task queue however
+// many workers serve it, and returns its run ID.
+func (w *Worker) startSweeper(ctx context.Context) (string, error) {
 	interval, lookback := w.sweeper.Interval, w.sweeper.Lookback
 	if interval <= 0 {
 		interval = time.Second
@@ -156,9 +209,9 @@ func (w *Worker) startSweeper() error {
 	if lookback <= 0 {
 		lookback = 24 * time.Hour
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultRPCTimeout)
+	ctx, cancel := context.WithTimeout(ctx, defaultRPCTimeout)
 	defer cancel()
-	_, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	run, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.SweeperWorkflowID(w.queue),
 		TaskQueue:                w.queue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -166,9 +219,9 @@ func (w *Worker) startSweeper() error {
 		StaticSummary:            "flowstate: runs on_crashed hooks of terminated and timed-out flow runs",
 	}, workflows.SweeperWorkflow, workflows.SweepInput{TaskQueue: w.queue, Since: time.Now().Add(-lookback), Interval: interval})
 	if err != nil {
-		return fmt.Errorf("flowstate: starting the crash sweeper of task queue %s: %w", w.queue, err)
+		return "", fmt.Errorf("flowstate: starting the crash sweeper of task queue %s: %w", w.queue, err)
 	}
-	return nil
+	return run.GetRunID(), nil
 }
 
 // Hooks returns the hooks the worker can run.

@@ -26,6 +26,16 @@ import (
 //   - the crash handler reads what the dead run left (its input, memo data and, through a query,
 //     its state history), enters Crashed and runs the flow's on_crashed hooks as activities, with
 //     the same idempotency keys the run itself would have used, and keeps the outcome in its memo.
+//
+// Not every run the server closes crashed: a run that `temporal workflow reset` terminated goes on
+// in the new run, and a run that timed out while the workflow's retry policy starts another is not
+// final. Their crash handlers end without running hooks (CrashInfo.Skip).
+//
+// The sweep activity heartbeats every third of SweepHeartbeatTimeout, whatever the scan interval,
+// and is retried a second after it stops, so that a sweeper whose worker died resumes on another
+// worker within seconds. The crash handler's ID may be used again when its previous run did not
+// complete (it was terminated, say), so that a later scan finishes what it started; its hooks
+// then run again with the same idempotency keys.
 
 // Names of the sweeper's workflow and activity types.
 const (
@@ -34,6 +44,10 @@ const (
 	SweepActivity        = "flowstate.sweep"
 	CrashInfoActivity    = "flowstate.crash-info"
 )
+
+// SweepHeartbeatTimeout is the heartbeat timeout of the sweep activity: how long a sweeper whose
+// worker died waits before it resumes on another worker.
+const SweepHeartbeatTimeout = 5 * time.Second
 
 // SweeperWorkflowID returns the workflow ID of the sweeper of a task queue.
 func SweeperWorkflowID(taskQueue string) string { return "flowstate-sweeper/" + taskQueue }
@@ -70,15 +84,20 @@ type CrashInfo struct {
 	Reason string `json:"reason"`
 	// History is the run's state history as of its last workflow task, when a query could read it.
 	History *hooks.History `json:"history,omitempty"`
+	// Skip, when set, says why the run did not crash although the server closed it: it was
+	// reset, or the workflow's retry policy started another run. No hook runs then.
+	Skip string `json:"skip,omitempty"`
 }
 
 // Sweeper returns the sweeper workflow: it runs the sweep activity until it is cancelled. The
 // activity heartbeats its position and is retried without limit, so the scan outlives workers.
 func (i *Interceptor) Sweeper(ctx workflow.Context, in SweepInput) error {
+	// The activity only stops when its worker does (or its heartbeat fails): retry it at once,
+	// without backing off, however often that happened before.
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
-		HeartbeatTimeout:    10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+		HeartbeatTimeout:    SweepHeartbeatTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumInterval: time.Second},
 		Summary:             "scan for terminated and timed-out flow runs",
 	})
 	return workflow.ExecuteActivity(ctx, SweepActivity, in).Get(ctx, nil)
@@ -92,13 +111,24 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 		return hooks.History{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("flowstate: %q is not a flow on this worker", dead.WorkflowType), "flowstate.UnknownFlow", nil)
 	}
+	// Reading what the run left only reads: retry it until the server answers, rather than give
+	// up on the hooks.
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 10},
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
 	var info CrashInfo
 	if err := workflow.ExecuteActivity(actx, CrashInfoActivity, dead).Get(ctx, &info); err != nil {
 		return hooks.History{}, err
+	}
+	if info.Skip != "" {
+		workflow.GetLogger(ctx).Info("flowstate: the flow run did not crash; no on_crashed hook runs",
+			"workflow_id", dead.WorkflowID, "run_id", dead.RunID, "reason", info.Skip)
+		h := hooks.History{Flow: dead.WorkflowType, WorkflowID: dead.WorkflowID, RunID: dead.RunID, Data: info.Run.Data}
+		if info.History != nil {
+			h = *info.History
+		}
+		return h, nil
 	}
 	run := info.Run
 	run.FlowName, run.Tags = dead.WorkflowType, spec.Options.Tags
