@@ -69,6 +69,7 @@ type row struct {
 	scenario, expected string
 	mu                 sync.Mutex
 	observed           []string
+	delays             []time.Duration
 	pass               bool
 }
 
@@ -94,9 +95,22 @@ func newRow(t *testing.T, scenario, expected string) *row {
 
 // observe adds what was seen to the row.
 func (r *row) observe(format string, args ...any) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.observed = append(r.observed, fmt.Sprintf(format, args...))
+}
+
+// delay records how long hooks took to run after the event that called for them.
+func (r *row) delay(d time.Duration) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delays = append(r.delays, d)
 }
 
 func printTable(w *os.File) {

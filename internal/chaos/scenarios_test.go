@@ -135,6 +135,7 @@ var (
 			require.JSONEq(t, fmt.Sprintf("%q", "volume-"+id), string(eff.Data[chaosflows.DataKey]))
 			// The task of the terminated run learns it from its next heartbeat and stops.
 			e.waitMarker(id, chaosflows.TaskCtxDone)
+			r.delay(delay)
 			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination")
 			r.observe("on_crashed %s after terminate; hook saw state %s(%q) and the run data", delay.Round(10*time.Millisecond), eff.State, eff.Message)
 		},
@@ -229,6 +230,7 @@ var (
 			e.startWorker()
 			back := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(back)
+			r.delay(delay)
 			h := e.crashHandler(id, e.runID(id))
 			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
 			eff := e.effects(id)[flowCrashed][0]

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"text/tabwriter"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -23,6 +24,7 @@ type tally struct {
 	runs, failed                         int
 	expected, ran, duplicates, lost      int
 	attempts, retriedCalls, deduplicated int
+	maxDelay                             time.Duration
 }
 
 func (t *tally) add(o tally) {
@@ -35,6 +37,7 @@ func (t *tally) add(o tally) {
 	t.attempts += o.attempts
 	t.retriedCalls += o.retriedCalls
 	t.deduplicated += o.deduplicated
+	t.maxDelay = max(t.maxDelay, o.maxDelay)
 }
 
 var (
@@ -54,7 +57,7 @@ func TestSoak(t *testing.T) {
 		require.NoError(t, err, "%s=%q", SoakEnv, v)
 		require.Positive(t, n, "%s=%q", SoakEnv, v)
 	}
-	scenarios := []scenario{killMidTask, killMidTaskRetry, killMidHook, terminate, terminateAllDown}
+	scenarios := []scenario{killMidTask, killMidTaskRetry, killMidHook, terminate, terminateAllDown, terminateAfterKills, killMidCrashHook}
 	soakMu.Lock()
 	soakRounds = n
 	for _, sc := range scenarios {
@@ -72,8 +75,9 @@ func TestSoak(t *testing.T) {
 					id := e.workflowID("run")
 					// Count whatever happened, also when the run failed half-way: cleanups run
 					// last in, first out, so this one sees the effects before the directory goes.
-					t.Cleanup(func() { count(t, e, sc, id) })
-					sc.run(t, e, nil, id)
+					r := &row{} // not in the scenario table: the soak has its own
+					t.Cleanup(func() { count(t, e, sc, id, r) })
+					sc.run(t, e, r, id)
 				})
 			}
 		}
@@ -90,10 +94,15 @@ func TestSoak(t *testing.T) {
 	require.Zero(t, total.duplicates, "duplicate hook effects")
 }
 
-func count(t *testing.T, e *env, sc scenario, id string) {
+func count(t *testing.T, e *env, sc scenario, id string, r *row) {
 	got := e.counts(id)
 	var o tally
 	o.runs = 1
+	r.mu.Lock()
+	for _, d := range r.delays {
+		o.maxDelay = max(o.maxDelay, d)
+	}
+	r.mu.Unlock()
 	if t.Failed() {
 		o.failed = 1
 	}
@@ -131,7 +140,7 @@ func soakTable() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %d rounds of the kill scenarios\n", soakRounds)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\truns\tfailed\thooks expected\thooks run\tduplicates\tlost\thook attempts\tcalls retried\tattempts deduplicated by key\t")
+	fmt.Fprintln(tw, "scenario\truns\tfailed\thooks expected\thooks run\tduplicates\tlost\thook attempts\tcalls retried\tattempts deduplicated by key\tmax on_crashed delay\t")
 	var total tally
 	for _, name := range soakOrder {
 		s := soakTally[name]
@@ -144,7 +153,11 @@ func soakTable() string {
 }
 
 func tallyRow(w *tabwriter.Writer, name string, s tally) {
-	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, s.runs, s.failed, s.expected, s.ran, s.duplicates, s.lost, s.attempts, s.retriedCalls, s.deduplicated)
+	delay := "-"
+	if s.maxDelay > 0 {
+		delay = s.maxDelay.Round(10 * time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", name, s.runs, s.failed, s.expected, s.ran, s.duplicates, s.lost, s.attempts, s.retriedCalls, s.deduplicated, delay)
 }
 
 func printSoak(w *os.File) {

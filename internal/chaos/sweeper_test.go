@@ -92,6 +92,7 @@ var (
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
 			e.crashHandler(id, e.runID(id))
+			r.delay(delay)
 			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination with worker pid %d up", b.pid)
 			r.observe("on_crashed %s after terminate", delay.Round(10*time.Millisecond))
 		},
