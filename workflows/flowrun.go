@@ -37,6 +37,8 @@ type flowRun struct {
 	cancelHooksDone bool
 	// finishing is set once the run entered its terminal state: a late cancellation is ignored.
 	finishing bool
+	// dataDirty is set when data was attached and not yet written to the memo.
+	dataDirty bool
 }
 
 var _ flowctx.Run = (*flowRun)(nil)
@@ -138,11 +140,28 @@ func (r *flowRun) Info() hooks.FlowRun {
 // NextID implements flowctx.Run.
 func (r *flowRun) NextID(name string) string { return r.in.nextID(name) }
 
-// SetData implements flowctx.Run: it records the data and keeps it in the run's memo, so that it
-// outlives a terminated workflow.
-func (r *flowRun) SetData(ctx workflow.Context, key string, value json.RawMessage) error {
+// SetData implements flowctx.Run: it records the data, and publishData keeps it in the run's memo
+// so that it outlives a terminated workflow.
+func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage) error {
 	r.rec.setData(key, value)
-	return workflow.UpsertMemo(ctx, map[string]any{names.MemoData: r.rec.history.Data})
+	r.dataDirty = true
+	return nil
+}
+
+// publishData writes the run's data to its memo whenever it changed. It runs in a workflow
+// goroutine of its own because signal handlers, where tasks' data arrives, cannot issue commands;
+// it publishes within the workflow task that changed the data.
+func (r *flowRun) publishData(ctx workflow.Context) {
+	hctx, _ := workflow.NewDisconnectedContext(ctx)
+	for {
+		if err := workflow.Await(hctx, func() bool { return r.dataDirty }); err != nil {
+			return
+		}
+		r.dataDirty = false
+		if err := workflow.UpsertMemo(hctx, map[string]any{names.MemoData: r.rec.dataCopy()}); err != nil {
+			workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
+		}
+	}
 }
 
 func (r *flowRun) handleDataSignal(ctx workflow.Context, input *interceptor.HandleSignalInput) error {
@@ -167,6 +186,7 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 		return nil, err
 	}
 	ctx = flowctx.WithRun(ctx, r)
+	workflow.Go(ctx, r.publishData)
 	// Hooks and bookkeeping run on a context that survives cancellation of the workflow.
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 
