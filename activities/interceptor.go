@@ -85,6 +85,7 @@ func (in *inbound) ExecuteActivity(ctx context.Context, input *interceptor.Execu
 		ctx = flowctx.WithTaskRun(ctx, hooks.TaskRun{
 			ID: info.ActivityID, TaskName: typ, Tags: opts.Tags, Attempt: attempt,
 			FlowRunID: info.WorkflowExecution.ID, FlowRunRunID: info.WorkflowExecution.RunID,
+			FlowName: info.WorkflowType.Name, Namespace: info.WorkflowNamespace,
 		})
 	}
 

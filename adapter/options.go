@@ -174,7 +174,7 @@ func (o FlowOptions) Validate() error {
 	for _, e := range hooks.Events {
 		for _, h := range o.Hooks(e) {
 			if err := h.Err(); err != nil {
-				return fmt.Errorf("%w: %s hook: %v", ErrInvalidOptions, e, err)
+				return fmt.Errorf("%w: %s hook: %w", ErrInvalidOptions, e, err)
 			}
 		}
 	}
@@ -195,7 +195,7 @@ func (o TaskOptions) Validate() error {
 	for _, e := range hooks.Events {
 		for _, h := range o.Hooks(e) {
 			if err := h.Err(); err != nil {
-				return fmt.Errorf("%w: %s hook: %v", ErrInvalidOptions, e, err)
+				return fmt.Errorf("%w: %s hook: %w", ErrInvalidOptions, e, err)
 			}
 		}
 	}

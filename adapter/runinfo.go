@@ -115,6 +115,8 @@ func TaskRunInfo(ctx context.Context) hooks.TaskRun {
 		TaskName:     info.ActivityType.Name,
 		FlowRunID:    info.WorkflowExecution.ID,
 		FlowRunRunID: info.WorkflowExecution.RunID,
+		FlowName:     info.WorkflowType.Name,
+		Namespace:    info.WorkflowNamespace,
 		Attempt:      int(info.Attempt),
 	}
 }

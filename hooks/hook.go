@@ -244,6 +244,30 @@ func NewTaskHook(name string, fn func(ctx context.Context, call TaskCall) error,
 	return TaskHook{attachment{def: d}}
 }
 
+// InvalidFlowHook returns a flow hook named name that cannot work because of err, for
+// constructors of built-in hooks that find their configuration wrong: a worker given it refuses
+// to start with err, and each call made anyway fails at once without retrying.
+func InvalidFlowHook(name string, err error) FlowHook {
+	return FlowHook{attachment{def: invalidDefinition(name, KindFlow, err)}}
+}
+
+// InvalidTaskHook returns a task hook named name that cannot work because of err. See
+// InvalidFlowHook.
+func InvalidTaskHook(name string, err error) TaskHook {
+	return TaskHook{attachment{def: invalidDefinition(name, KindTask, err)}}
+}
+
+func invalidDefinition(name string, kind Kind, err error) *definition {
+	d := newDefinition(name, kind, nil)
+	if d.err == nil {
+		d.err = fmt.Errorf("flowstate: hook %q: %w", name, err)
+	}
+	d.invoke = func(context.Context, Invocation, CallInfo) error {
+		return temporal.NewNonRetryableApplicationError(d.err.Error(), "flowstate.InvalidHook", nil)
+	}
+	return d
+}
+
 // FlowHookWithArgs is a flow hook that takes extra arguments of type A, bound when it is
 // attached (Prefect's functools.partial). Bound arguments travel in workflow history as JSON:
 // they must be serialisable and never secret.

@@ -79,6 +79,10 @@ type TaskRun struct {
 	FlowRunID string `json:"flow_run_id"`
 	// FlowRunRunID is the Temporal run ID of the flow run that called the task.
 	FlowRunRunID string `json:"flow_run_run_id,omitempty"`
+	// FlowName is the name of the flow (the workflow type) that called the task.
+	FlowName string `json:"flow_name,omitempty"`
+	// Namespace is the Temporal namespace of the flow run.
+	Namespace string `json:"namespace,omitempty"`
 	// Tags are the task's tags.
 	Tags []string `json:"tags,omitempty"`
 	// Parameters is the task's input, as JSON.

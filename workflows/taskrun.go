@@ -73,7 +73,7 @@ func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) *tas
 	wi := workflow.GetInfo(ctx)
 	t.info = hooks.TaskRun{
 		ID: t.call.ID, TaskName: typ, FlowRunID: wi.WorkflowExecution.ID, FlowRunRunID: wi.WorkflowExecution.RunID,
-		Tags: t.opts.Tags, Parameters: t.call.Parameters,
+		FlowName: wi.WorkflowType.Name, Namespace: wi.Namespace, Tags: t.opts.Tags, Parameters: t.call.Parameters,
 	}
 	return t
 }

@@ -40,9 +40,9 @@ type Config struct {
 	// <UIBaseURL>/namespaces/<namespace>/workflows/<workflow ID>/<run ID>/history.
 	// default: DefaultUIBaseURL (http://localhost:8233)
 	UIBaseURL string
-	// Namespace is the namespace of the link when the run does not tell it. Flow runs carry their
-	// namespace; for task runs (hooks.TaskRun has none) the hook uses the namespace of the
-	// workflow that scheduled the hook call, which is the task's flow run.
+	// Namespace is the namespace of the link when the run does not tell it. Flow and task runs
+	// carry their namespace; failing that, the hook uses the namespace of the workflow that
+	// scheduled the hook call, which is the run's.
 	// default: the run's namespace, else the hook call's workflow namespace, else "default"
 	Namespace string
 

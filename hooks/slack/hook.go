@@ -14,9 +14,13 @@ import (
 // configure the hook's activity, its retry policy in particular.
 //
 // cfg stays in the worker's code: only the hook's name travels in workflow history. A cfg that
-// does not Validate gives a hook whose every call fails without retrying, with the reason.
+// does not Validate gives an invalid hook (hooks.InvalidFlowHook): a worker given it refuses to
+// start, with the reason.
 func FlowHook(name string, cfg Config, opts ...hooks.Options) hooks.FlowHook {
 	n := newNotifier(name, cfg)
+	if n.err != nil {
+		return hooks.InvalidFlowHook(name, n.err)
+	}
 	return hooks.NewFlowHook(name, func(ctx context.Context, call hooks.FlowCall) error {
 		return n.post(ctx, flowData(cfg, call, activityNamespace(ctx)))
 	}, opts...)
@@ -26,6 +30,9 @@ func FlowHook(name string, cfg Config, opts ...hooks.Options) hooks.FlowHook {
 // to Slack as cfg says. See FlowHook.
 func TaskHook(name string, cfg Config, opts ...hooks.Options) hooks.TaskHook {
 	n := newNotifier(name, cfg)
+	if n.err != nil {
+		return hooks.InvalidTaskHook(name, n.err)
+	}
 	return hooks.NewTaskHook(name, func(ctx context.Context, call hooks.TaskCall) error {
 		return n.post(ctx, taskData(cfg, call, activityNamespace(ctx)))
 	}, opts...)

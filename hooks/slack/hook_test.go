@@ -312,10 +312,15 @@ func TestTaskHook(t *testing.T) {
 	require.Equal(t, "Task *fetch#1* of flow run *"+h.WorkflowID+"* entered *Failed*", got.Blocks.BlockSet[0].(*slackapi.SectionBlock).Text.Text)
 }
 
-func TestInvalidConfigFailsEachCall(t *testing.T) {
-	env := runSeed(t, secrets.Map{}, seedInput{Name: "run"}, slack.FlowHook("notify-slack", slack.Config{Template: "{{"}, fastRetries))
-	calls := env.CallsOf("notify-slack")
-	require.Len(t, calls, 1)
-	requireAppError(t, calls[0].Err, slack.ErrorTypeConfig, false)
-	require.Contains(t, hookResult(t, env, "notify-slack").Error, "set WebhookSecret")
+func TestInvalidConfigIsRefusedByTheWorker(t *testing.T) {
+	hook := slack.FlowHook("notify-slack", slack.Config{Template: "{{"}, fastRetries)
+	require.ErrorIs(t, hook.Err(), slack.ErrInvalidConfig)
+	f := adapter.NewFlow("invalid-slack", func(ctx workflow.Context, _ struct{}) (struct{}, error) {
+		return struct{}{}, nil
+	}, adapter.FlowOptions{OnFailure: []hooks.FlowHook{hook}})
+	_, err := testsuite.TryNewEnv(t, worker.Options{Flows: []adapter.AnyFlow{f}})
+	require.ErrorIs(t, err, slack.ErrInvalidConfig)
+	require.ErrorIs(t, err, adapter.ErrInvalidOptions)
+	require.ErrorContains(t, err, "set WebhookSecret")
+	require.ErrorContains(t, err, `hook "notify-slack"`)
 }

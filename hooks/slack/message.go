@@ -263,7 +263,7 @@ func taskData(cfg Config, call hooks.TaskCall, activityNamespace string) Data {
 	if len(tags) == 0 {
 		tags = call.Task.Tags
 	}
-	ns := pickNamespace("", activityNamespace, cfg)
+	ns := pickNamespace(run.Namespace, activityNamespace, cfg)
 	d := Data{
 		Kind:       hooks.KindTask,
 		Name:       escapeLimit(name, maxName),
