@@ -49,6 +49,11 @@ var devDynamicConfig = map[dynamicconfig.Key]any{
 	// drain.
 	dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 	dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+	// Timers fire when due, not up to a second late: the timer queue reads ahead of now by this
+	// shift (1 s by default, so a 10 ms timer took a second). Retry delays and hook backoffs of
+	// a few hundred milliseconds are then what they say, at the cost of more frequent reads of
+	// a table that lives in the same process.
+	dynamicconfig.TimerProcessorMaxTimeShift.Key(): 10 * time.Millisecond,
 }
 
 // ports are the gRPC ports of the four services.
