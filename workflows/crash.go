@@ -124,11 +124,14 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 	if info.Skip != "" {
 		workflow.GetLogger(ctx).Info("flowstate: the flow run did not crash; no on_crashed hook runs",
 			"workflow_id", dead.WorkflowID, "run_id", dead.RunID, "reason", info.Skip)
-		h := hooks.History{Flow: dead.WorkflowType, WorkflowID: dead.WorkflowID, RunID: dead.RunID, Data: info.Run.Data}
+		rec := recorder{history: hooks.History{Flow: dead.WorkflowType, WorkflowID: dead.WorkflowID, RunID: dead.RunID, Data: info.Run.Data}}
 		if info.History != nil {
-			h = *info.History
+			rec.history = *info.History
 		}
-		return h, nil
+		if err := workflow.UpsertMemo(ctx, map[string]any{names.MemoHistory: rec.memo()}); err != nil {
+			workflow.GetLogger(ctx).Error("flowstate: writing the crash handler's memo failed", "error", err)
+		}
+		return rec.snapshot(), nil
 	}
 	run := info.Run
 	run.FlowName, run.Tags = dead.WorkflowType, spec.Options.Tags

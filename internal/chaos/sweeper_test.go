@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/chaos/chaosflows"
 	"github.com/flowstate/flowstate/workflows"
 )
@@ -124,7 +125,7 @@ var (
 )
 
 func TestSweeper(t *testing.T) {
-	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook} {
+	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))
@@ -246,4 +247,26 @@ func (e *env) waitHandlerIfAny(id, runID string) {
 	}
 	require.NoError(e.t, err)
 	e.crashHandler(id, runID)
+}
+
+var cancelAllDown = scenario{
+	name:     "16. temporal workflow cancel while every worker is down",
+	expected: "once a worker is back: flow on_cancellation once, Cancelled, Temporal Canceled; the task, whose worker died, Crashed",
+	expect:   map[string]int{flowCancellation: 1, taskCrashed: 1},
+	run: func(t *testing.T, e *env, r *row, id string) {
+		a := e.startWorker()
+		e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
+		e.waitMarker(id, chaosflows.TaskStarted)
+		a.kill()
+		e.cli("workflow", "cancel", "--workflow-id", id)
+		e.startWorker()
+		status, err := e.waitClosed(id)
+		require.Error(t, err)
+		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
+		h := e.history(id)
+		require.Equal(t, hooks.Cancelled, h.State.Type, h.Timeline())
+		task := lastState(t, h, "chaos.block#1")
+		require.Equal(t, hooks.Crashed, task.Type, h.Timeline())
+		r.observe("flow %s, task %s, Temporal %s", strings.Join(h.StateNames(id), "→"), task, status)
+	},
 }
