@@ -1,12 +1,15 @@
 package chaos_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +116,16 @@ func (r *row) delay(d time.Duration) {
 	r.delays = append(r.delays, d)
 }
 
+// order sorts scenarios by their number, then their letter: "2b. …" after "2. …".
+func order(scenario string) string {
+	num, rest, _ := strings.Cut(scenario, ".")
+	n, err := strconv.Atoi(strings.TrimRight(num, "abcdefghijklmnopqrstuvwxyz"))
+	if err != nil {
+		return scenario
+	}
+	return fmt.Sprintf("%04d%s%s", n, strings.TrimLeft(num, "0123456789"), rest)
+}
+
 func printTable(w *os.File) {
 	rowsMu.Lock()
 	defer rowsMu.Unlock()
@@ -120,6 +133,7 @@ func printTable(w *os.File) {
 	if len(rows) == 0 {
 		return
 	}
+	slices.SortStableFunc(rows, func(a, b *row) int { return cmp.Compare(order(a.scenario), order(b.scenario)) })
 	fmt.Fprintln(w, "\nchaos scenarios (real worker processes, real Temporal server):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\texpected\tobserved\tpass")

@@ -25,6 +25,7 @@ var (
 	flowCancellation = chaosflows.FlowOnCancellation.Name()
 	taskCrashed      = chaosflows.TaskOnCrashed.Name()
 	taskCancellation = chaosflows.TaskOnCancellation.Name()
+	taskRunning      = chaosflows.TaskOnRunning.Name()
 )
 
 // scenario is one way for a flow run to end, run against real worker processes. run drives the
@@ -83,6 +84,30 @@ var (
 			require.Equal(t, hooks.Completed, lastState(t, h, "chaos.block-retry#1").Type, h.Timeline())
 			e.noCrashHandler(id, e.runID(id))
 			r.observe("task %q, flow %s, Temporal %s, closed %s after the kill", out, h.State.Name, status, since(killed))
+		},
+	}
+	killMidTaskRetryRunning = scenario{
+		name:     "2b. SIGKILL mid-task, retries=1, task with on_running",
+		expected: "the flow schedules attempt 2 itself: it completes on the new worker, on_running twice, no on_crashed",
+		expect:   map[string]int{flowCompletion: 1, taskRunning: 2},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			run := e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetryRunning})
+			e.waitMarker(id, chaosflows.TaskStarted)
+			a.kill()
+			b := e.startWorker()
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			out, err := run.Get(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			h := e.history(id)
+			names := h.StateNames("chaos.block-retry-running#1")
+			require.Equal(t, []string{hooks.NamePending, hooks.NameRunning, hooks.NameAwaitingRetry, hooks.NameRetrying, hooks.NameCompleted}, names, h.Timeline())
+			awaiting := h.States("chaos.block-retry-running#1")[2]
+			require.Equal(t, "HeartbeatTimeout", awaiting.ErrorType, "AwaitingRetry tells why attempt 1 ended:\n%s", h.Timeline())
+			r.observe("task %s (attempt 1: %s), flow %s", strings.Join(names, "→"), awaiting.Message, h.State.Name)
 		},
 	}
 	killMidHook = scenario{
@@ -254,7 +279,7 @@ func play(t *testing.T, sc scenario, r *row) (*env, string) {
 }
 
 func TestScenarios(t *testing.T) {
-	for _, sc := range []scenario{killMidTask, killMidTaskRetry, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown} {
+	for _, sc := range []scenario{killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))

@@ -52,6 +52,9 @@ const (
 	// ModeBlockRetry runs a task with one retry that blocks on its first attempt and completes on
 	// its second.
 	ModeBlockRetry Mode = "block-retry"
+	// ModeBlockRetryRunning is ModeBlockRetry with a task that has an on_running hook, whose
+	// attempts the flow schedules itself.
+	ModeBlockRetryRunning Mode = "block-retry-running"
 	// ModeSleep sleeps in the flow for an hour.
 	ModeSleep Mode = "sleep"
 	// ModeQuick runs a task that completes at once.
@@ -103,6 +106,7 @@ var (
 	TaskOnCrashed      = taskHook("chaos.task.on_crashed")
 	TaskOnCancellation = taskHook("chaos.task.on_cancellation")
 	TaskOnFailure      = taskHook("chaos.task.on_failure")
+	TaskOnRunning      = taskHook("chaos.task.on_running")
 )
 
 func taskHooks() adapter.TaskOptions {
@@ -126,6 +130,19 @@ var BlockRetryTask = adapter.NewTask("chaos.block-retry", func(ctx context.Conte
 	}
 	return block(ctx)
 }, func() adapter.TaskOptions { o := taskHooks(); o.Retries = 1; return o }())
+
+// BlockRetryRunningTask is BlockRetryTask with an on_running hook.
+var BlockRetryRunningTask = adapter.NewTask("chaos.block-retry-running", func(ctx context.Context, _ struct{}) (string, error) {
+	if a := adapter.TaskRunInfo(ctx).Attempt; a > 1 {
+		return fmt.Sprintf("completed on attempt %d by pid %d", a, os.Getpid()), nil
+	}
+	return block(ctx)
+}, func() adapter.TaskOptions {
+	o := taskHooks()
+	o.Retries = 1
+	o.OnRunning = []hooks.TaskHook{TaskOnRunning}
+	return o
+}())
 
 // QuickTask completes at once.
 var QuickTask = adapter.NewTask("chaos.quick", func(ctx context.Context, _ struct{}) (string, error) {
@@ -158,6 +175,8 @@ var Flow = adapter.NewFlow(FlowName, func(ctx workflow.Context, in Input) (strin
 		return BlockTask.Run(ctx, struct{}{})
 	case ModeBlockRetry:
 		return BlockRetryTask.Run(ctx, struct{}{})
+	case ModeBlockRetryRunning:
+		return BlockRetryRunningTask.Run(ctx, struct{}{})
 	case ModeSleep:
 		err := workflow.Sleep(ctx, time.Hour)
 		return "slept", err
@@ -181,7 +200,7 @@ func Flows() []adapter.AnyFlow { return []adapter.AnyFlow{Flow, crashcleanup.Flo
 
 // Tasks are the tasks the chaos worker registers.
 func Tasks() []adapter.AnyTask {
-	return []adapter.AnyTask{BlockTask, BlockRetryTask, QuickTask, PanicTask, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
+	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
 }
 
 var hookOptions = hooks.Options{HeartbeatTimeout: HeartbeatTimeout}
