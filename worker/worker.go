@@ -75,6 +75,12 @@ type Options struct {
 }
 
 // SweeperOptions configure the crash sweeper. The zero value means the defaults.
+//
+// The sweeper is one workflow per task queue (workflows.SweeperWorkflowID), started by the first
+// worker of the queue with that worker's options: the options of later workers do not change a
+// sweeper that runs. Every worker starts the sweeper again, within 10 seconds, when it stopped (an
+// operator terminated it with the queue's flows, say); a sweeper started again looks back
+// Lookback, and runs the hooks of no run whose crash handler completed before.
 type SweeperOptions struct {
 	// Disabled turns the sweeper off: on_crashed hooks then run only for crashes the run sees
 	// itself (panics, tasks whose worker died).

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/hooks"
@@ -140,6 +142,17 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// stop sends SIGTERM, as a deploy does, and waits for the process to exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(wait):
+		require.FailNow(t, "worker did not exit after SIGTERM", "pid %d", p.pid)
+	}
+}
+
 func (p *proc) state() string {
 	select {
 	case <-p.done:
@@ -210,6 +223,20 @@ func (e *env) status(id string) enumspb.WorkflowExecutionStatus {
 	desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), id, "")
 	require.NoError(e.t, err)
 	return desc.GetWorkflowExecutionInfo().GetStatus()
+}
+
+// flowState returns the FlowState search attribute of the latest run of id.
+func (e *env) flowState(id string) string {
+	e.t.Helper()
+	desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), id, "")
+	require.NoError(e.t, err)
+	p, ok := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.SearchAttribute]
+	if !ok {
+		return "(none)"
+	}
+	var v string
+	require.NoError(e.t, converter.GetDefaultDataConverter().FromPayload(p, &v))
+	return v
 }
 
 func (e *env) runID(id string) string {

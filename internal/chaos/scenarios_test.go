@@ -163,6 +163,9 @@ var (
 			r.delay(delay)
 			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination")
 			r.observe("on_crashed %s after terminate; hook saw state %s(%q) and the run data", delay.Round(10*time.Millisecond), eff.State, eff.Message)
+			// What `temporal workflow list --query "FlowState='…'"` finds: the server keeps the
+			// dead run's last search attribute, which no workflow code can change any more.
+			r.observe("FlowState of the dead run: %s", e.flowState(id))
 		},
 	}
 	executionTimeout = scenario{
