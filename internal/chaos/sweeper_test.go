@@ -1,9 +1,11 @@
 package chaos_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/chaos/chaosflows"
+	"github.com/flowstate/flowstate/internal/names"
 	"github.com/flowstate/flowstate/workflows"
 )
 
@@ -125,7 +128,7 @@ var (
 )
 
 func TestSweeper(t *testing.T) {
-	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, stopMidTask} {
+	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, stopMidTask, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))
@@ -314,3 +317,78 @@ var (
 		},
 	}
 )
+
+var (
+	killSweeperWorker = scenario{
+		name:     "20. two workers; SIGKILL the one running the sweeper, then terminate",
+		expected: "on_crashed once, within 10 s, by the other worker",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			e.waitSweeperOn(a)
+			b := e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeSleep})
+			a.kill()
+			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
+			terminated := time.Now()
+			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
+			e.crashHandler(id, e.runID(id))
+			eff := e.effects(id)[flowCrashed][0]
+			require.Equal(t, b.pid, eff.PID)
+			r.delay(delay)
+			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination with worker pid %d up", b.pid)
+			r.observe("on_crashed %s after terminate, on pid %d", delay.Round(10*time.Millisecond), eff.PID)
+		},
+	}
+	terminateBeforeAnyWorker = scenario{
+		name:     "21. run started and terminated from the CLI before any worker served the queue",
+		expected: "on_crashed once when the first worker starts",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.cli("workflow", "start", "--type", chaosflows.FlowName, "--task-queue", e.queue, "--workflow-id", id,
+				"--input", `{"mode":"sleep","resource":"never-ran"}`)
+			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test, no worker ever")
+			e.startWorker()
+			started := time.Now()
+			delay := e.waitEffect(id, flowCrashed).Sub(started)
+			h := e.crashHandler(id, e.runID(id))
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			r.observe("on_crashed %s after the first worker started; state %s", delay.Round(10*time.Millisecond), h.State)
+		},
+	}
+)
+
+var dataSignalledBeforeTerminate = scenario{
+	name:     "22. data attached by signal (as SetRunDataFromTask does), then terminate, every worker down",
+	expected: "on_crashed once; the hook sees the data set in flow code and the data signalled before the end",
+	expect:   map[string]int{flowCrashed: 1},
+	run: func(t *testing.T, e *env, r *row, id string) {
+		a := e.startWorker()
+		e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "from-flow"})
+		e.waitMarker(id, chaosflows.TaskStarted)
+		a.kill()
+		// What a task on another worker does with adapter.SetRunDataFromTask.
+		e.cli("workflow", "signal", "--workflow-id", id, "--name", names.SignalData, "--input", `{"key":"from-task","value":"signalled"}`)
+		e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
+		e.startWorker()
+		e.waitEffect(id, flowCrashed)
+		h := e.crashHandler(id, e.runID(id))
+		eff := e.effects(id)[flowCrashed][0]
+		r.observe("hook saw data %s; history data %s", formatData(eff.Data), formatData(h.Data))
+		require.JSONEq(t, `"from-flow"`, string(eff.Data[chaosflows.DataKey]), "data set in flow code")
+		require.JSONEq(t, `"signalled"`, string(eff.Data["from-task"]), "data signalled before the run ended")
+	},
+}
+
+func formatData(d map[string]json.RawMessage) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+string(d[k]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
