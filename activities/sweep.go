@@ -238,8 +238,13 @@ func (s *Sweeper) CrashInfo(ctx context.Context, dead workflows.CrashedRun) (wor
 			if h.State.Attempt > 0 {
 				run.Attempt = h.State.Attempt
 			}
-			if len(run.Data) == 0 {
-				run.Data = h.Data
+			// The replay also applied the data signalled after the run's last workflow task,
+			// which its memo never got (SetRunDataFromTask just before the end).
+			for k, v := range h.Data {
+				if run.Data == nil {
+					run.Data = map[string]json.RawMessage{}
+				}
+				run.Data[k] = v
 			}
 		}
 	} else {
