@@ -1,0 +1,497 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+)
+
+// rowRun gathers what the batches of one row measured.
+type rowRun struct {
+	spec      rowSpec
+	start     starter
+	batches   []*batchResult
+	histories []runHistory
+	sampled   []started // the runs of histories, index by index
+	// example is one run whose history was read, with its events.
+	example       string
+	exampleEvents []*historypb.HistoryEvent
+	// slowest is the run that took longest on the server, with its events.
+	slowest       string
+	slowestEvents []*historypb.HistoryEvent
+}
+
+func (r *rowRun) add(b *batchResult) { r.batches = append(r.batches, b) }
+
+// Report is the result of a benchmark run, as the table and the JSON output show it.
+type Report struct {
+	Config  Config   `json:"config"`
+	Env     Env      `json:"env"`
+	Rows    []Row    `json:"rows"`
+	Targets []Target `json:"targets"`
+
+	examples []*rowRun
+}
+
+// Env describes the machine and the process.
+type Env struct {
+	GoVersion  string `json:"go_version"`
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	// ProcessRSSMB is the benchmark process's RSS before the server started.
+	ProcessRSSMB float64 `json:"process_rss_mb"`
+	// ServerIdleRSSMB is the process's RSS with the server started and idle, before any worker:
+	// the server-only baseline.
+	ServerIdleRSSMB float64 `json:"server_idle_rss_mb"`
+	// IdleRSSMB is the process's RSS with the server and both workers started, idle.
+	IdleRSSMB float64 `json:"idle_rss_mb"`
+	// PeakRSSFrom says how the rows' peak RSS is measured.
+	PeakRSSFrom string `json:"peak_rss_from"`
+	Elapsed     string `json:"elapsed"`
+}
+
+// Row is one measured row.
+type Row struct {
+	Key      string `json:"key"`
+	Title    string `json:"title"`
+	Baseline string `json:"baseline"`
+	Flows    int    `json:"flows"`
+
+	FlowsPerSec  float64 `json:"flows_per_sec"`
+	TasksPerSec  float64 `json:"tasks_per_sec"`
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	// LatencyP50Ms and LatencyP99Ms are from the start call to the run's closing event in its
+	// history. ClientP50Ms and ClientP99Ms are from the start call to the result in the
+	// client; ClientStalls counts runs whose result came over 250 ms after their closing event
+	// (the server's long poll missed the close; see getPoll).
+	ClientP50Ms  float64 `json:"client_p50_ms"`
+	ClientP99Ms  float64 `json:"client_p99_ms"`
+	ClientStalls int     `json:"client_stalls"`
+	// StartP50Ms is the start call's latency (ExecuteWorkflow or Flow.Start); ServerP50Ms
+	// the run's duration in its history, WorkflowExecutionStarted to its closing event.
+	StartP50Ms  float64 `json:"start_p50_ms"`
+	ServerP50Ms float64 `json:"server_p50_ms"`
+	ServerP99Ms float64 `json:"server_p99_ms"`
+	// FirstWFTWait is the first workflow task's schedule-to-start (on the task queue), WFTWait
+	// that of the later ones (on the worker's sticky queue).
+	FirstWFTWaitP50Ms float64 `json:"first_wft_wait_p50_ms"`
+	FirstWFTWaitP99Ms float64 `json:"first_wft_wait_p99_ms"`
+	WFTWaitP50Ms      float64 `json:"wft_wait_p50_ms"`
+	WFTWaitP99Ms      float64 `json:"wft_wait_p99_ms"`
+
+	// HistoriesRead is how many runs' histories the history figures come from.
+	HistoriesRead int                `json:"histories_read"`
+	EventsPerFlow float64            `json:"events_per_flow"`
+	EventsMin     int                `json:"events_min"`
+	EventsMax     int                `json:"events_max"`
+	EventsByType  map[string]float64 `json:"events_by_type"`
+	// HistoryKBPerFlow is the history's size; MemoKBPerFlow the part of it that is upserted memo.
+	HistoryKBPerFlow float64 `json:"history_kb_per_flow"`
+	MemoKBPerFlow    float64 `json:"memo_kb_per_flow"`
+	ExampleRun       string  `json:"example_run"`
+
+	// HookCallsPerFlow counts flowstate.hook activities in the histories; HookRunsPerFlow
+	// counts the calls the no-op hooks saw (attempts included).
+	HookCallsPerFlow      float64 `json:"hook_calls_per_flow"`
+	HookRunsPerFlow       float64 `json:"hook_runs_per_flow"`
+	HookStartP50Ms        float64 `json:"hook_start_p50_ms"`
+	HookStartP99Ms        float64 `json:"hook_start_p99_ms"`
+	HookSchedToStartP50Ms float64 `json:"hook_sched_to_start_p50_ms"`
+	ActivityRTTP50Ms      float64 `json:"activity_rtt_p50_ms"`
+	ActivityRTTP99Ms      float64 `json:"activity_rtt_p99_ms"`
+
+	CPUPerFlowMs float64 `json:"cpu_per_flow_ms"`
+	// CPUUse is the process's CPU use while the row ran, in cores; OtherCPU the other
+	// processes' of the machine (noise the benchmark does not control).
+	CPUUse         float64 `json:"cpu_use_cores"`
+	OtherCPU       float64 `json:"other_cpu_cores"`
+	AllocPerFlowKB float64 `json:"alloc_per_flow_kb"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+
+	// Ratios to the row's baseline (raw, or raw concurrent for flowstate concurrent).
+	FlowsPerSecX  float64   `json:"flows_per_sec_x"`
+	LatencyP50X   float64   `json:"latency_p50_x"`
+	EventsDelta   float64   `json:"events_delta"`
+	CPUPerFlowX   float64   `json:"cpu_per_flow_x"`
+	PeakRSSX      float64   `json:"peak_rss_x"`
+	BatchFlowsSec []float64 `json:"batch_flows_per_sec"`
+	// RoundRatios are, round by round, the row's flows/s over its baseline's in the same round:
+	// a drift of the machine's speed between rounds cancels out of them.
+	RoundRatios      []float64 `json:"round_ratios"`
+	RoundRatioMedian float64   `json:"round_ratio_median"`
+}
+
+// Target is one of the issue's targets, checked against the measurements.
+type Target struct {
+	Name     string  `json:"name"`
+	Want     string  `json:"want"`
+	Measured string  `json:"measured"`
+	Met      bool    `json:"met"`
+	Value    float64 `json:"value"`
+	Limit    float64 `json:"limit"`
+}
+
+func (rep *Report) build(rows []*rowRun) {
+	rep.examples = rows
+	for _, r := range rows {
+		rep.Rows = append(rep.Rows, r.summary(rep.Config.Tasks))
+	}
+	byKey := map[string]*Row{}
+	for i := range rep.Rows {
+		byKey[rep.Rows[i].Key] = &rep.Rows[i]
+	}
+	runs := map[string]*rowRun{}
+	for _, r := range rows {
+		runs[r.spec.key] = r
+	}
+	for i := range rep.Rows {
+		row := &rep.Rows[i]
+		base := byKey[row.Baseline]
+		mine, theirs := runs[row.Key].batches, runs[row.Baseline].batches
+		for k := range min(len(mine), len(theirs)) {
+			row.RoundRatios = append(row.RoundRatios, round(ratio(mine[k].rate(), theirs[k].rate()), 3))
+		}
+		row.RoundRatioMedian = median(row.RoundRatios)
+		row.FlowsPerSecX = ratio(row.FlowsPerSec, base.FlowsPerSec)
+		row.LatencyP50X = ratio(row.LatencyP50Ms, base.LatencyP50Ms)
+		row.EventsDelta = row.EventsPerFlow - base.EventsPerFlow
+		row.CPUPerFlowX = ratio(row.CPUPerFlowMs, base.CPUPerFlowMs)
+		row.PeakRSSX = ratio(row.PeakRSSMB, base.PeakRSSMB)
+	}
+	rep.Targets = targets(byKey)
+}
+
+func (r *rowRun) summary(tasks int) Row {
+	row := Row{Key: r.spec.key, Title: r.spec.title, Baseline: r.spec.baseline}
+	var wall, cpu, others time.Duration
+	var allocs uint64
+	var lat, startLat []time.Duration
+	var hookRuns int64
+	for _, b := range r.batches {
+		row.Flows += b.flows
+		wall += b.wall
+		cpu += b.cpu
+		others += b.others
+		allocs += b.allocs
+		lat = append(lat, b.latencies...)
+		startLat = append(startLat, b.startLat...)
+		hookRuns += b.hookCalls
+		row.PeakRSSMB = math.Max(row.PeakRSSMB, mb(b.peakKB))
+		row.BatchFlowsSec = append(row.BatchFlowsSec, round(float64(b.flows)/b.wall.Seconds(), 1))
+	}
+	flows := float64(row.Flows)
+	row.FlowsPerSec = flows / wall.Seconds()
+	row.TasksPerSec = row.FlowsPerSec * float64(tasks)
+	row.ClientP50Ms, row.ClientP99Ms = ms(percentile(lat, 50)), ms(percentile(lat, 99))
+	row.CPUPerFlowMs = ms(cpu) / flows
+	row.CPUUse = cpu.Seconds() / wall.Seconds()
+	row.OtherCPU = others.Seconds() / wall.Seconds()
+	row.AllocPerFlowKB = float64(allocs) / 1024 / flows
+	row.HookRunsPerFlow = float64(hookRuns) / flows
+
+	row.HistoriesRead = len(r.histories)
+	row.ExampleRun = r.example
+	row.EventsByType = map[string]float64{}
+	row.StartP50Ms = ms(percentile(startLat, 50))
+	var hookStart, hookS2S, rtt, server, e2e, firstWait, wftWait []time.Duration
+	hookCalls := 0
+	for i, h := range r.histories {
+		row.EventsPerFlow += float64(h.events)
+		row.HistoryKBPerFlow += float64(h.bytes) / 1024
+		row.MemoKBPerFlow += float64(h.memoBytes) / 1024
+		if i == 0 || h.events < row.EventsMin {
+			row.EventsMin = h.events
+		}
+		row.EventsMax = max(row.EventsMax, h.events)
+		for t, n := range h.byType {
+			row.EventsByType[t] += float64(n)
+		}
+		hookCalls += h.hookCalls
+		hookStart = append(hookStart, h.hookStart...)
+		hookS2S = append(hookS2S, h.hookSchedToStart...)
+		rtt = append(rtt, h.activityRTT...)
+		server = append(server, h.serverTime)
+		firstWait = append(firstWait, h.firstWFTWait)
+		wftWait = append(wftWait, h.wftWait...)
+		run := r.sampled[i]
+		e2e = append(e2e, h.closeTime.Sub(run.began))
+		if run.returned.Sub(h.closeTime) > 250*time.Millisecond {
+			row.ClientStalls++
+		}
+	}
+	if n := float64(len(r.histories)); n > 0 {
+		row.EventsPerFlow /= n
+		row.HistoryKBPerFlow /= n
+		row.MemoKBPerFlow /= n
+		for t := range row.EventsByType {
+			row.EventsByType[t] /= n
+		}
+		row.HookCallsPerFlow = float64(hookCalls) / n
+	}
+	row.HookStartP50Ms, row.HookStartP99Ms = ms(percentile(hookStart, 50)), ms(percentile(hookStart, 99))
+	row.HookSchedToStartP50Ms = ms(percentile(hookS2S, 50))
+	row.LatencyP50Ms, row.LatencyP99Ms = ms(percentile(e2e, 50)), ms(percentile(e2e, 99))
+	row.FirstWFTWaitP50Ms, row.FirstWFTWaitP99Ms = ms(percentile(firstWait, 50)), ms(percentile(firstWait, 99))
+	row.WFTWaitP50Ms, row.WFTWaitP99Ms = ms(percentile(wftWait, 50)), ms(percentile(wftWait, 99))
+	row.ServerP50Ms, row.ServerP99Ms = ms(percentile(server, 50)), ms(percentile(server, 99))
+	row.ActivityRTTP50Ms, row.ActivityRTTP99Ms = ms(percentile(rtt, 50)), ms(percentile(rtt, 99))
+	return row
+}
+
+// targets checks the issue's targets on the rows that were measured.
+func targets(rows map[string]*Row) []Target {
+	var out []Target
+	raw := rows[rowRaw]
+	if fs := rows[rowFlowstate]; fs != nil {
+		out = append(out, Target{
+			Name: "flowstate, no hooks: throughput", Want: "≥ 0.95× raw flows/s",
+			Value: fs.FlowsPerSecX, Limit: 0.95, Met: fs.FlowsPerSecX >= 0.95,
+			Measured: fmt.Sprintf("%.3f× (%.1f vs %.1f flows/s; round by round %s, median %.3f×; CPU per flow %.2f×)",
+				fs.FlowsPerSecX, fs.FlowsPerSec, raw.FlowsPerSec, fmtRatios(fs.RoundRatios), fs.RoundRatioMedian, fs.CPUPerFlowX),
+		}, Target{
+			Name: "flowstate, no hooks: history", Want: "≤ raw + 2 events per flow",
+			Value: fs.EventsDelta, Limit: 2, Met: fs.EventsDelta <= 2,
+			Measured: fmt.Sprintf("raw %+.1f (%.1f vs %.1f)", fs.EventsDelta, fs.EventsPerFlow, raw.EventsPerFlow),
+		})
+	}
+	if h := rows[rowHooks]; h != nil && h.HookCallsPerFlow > 0 {
+		base := rows[rowFlowstate]
+		if base == nil {
+			base = raw
+		}
+		per := (h.EventsPerFlow - base.EventsPerFlow) / h.HookCallsPerFlow
+		act := (activityEvents(h) - activityEvents(base)) / h.HookCallsPerFlow
+		wft := (workflowTaskEvents(h) - workflowTaskEvents(base)) / h.HookCallsPerFlow
+		out = append(out, Target{
+			Name: "flowstate, hooks: history per fired hook", Want: "≤ 3 events (one activity)",
+			Value: per, Limit: 3, Met: per <= 3,
+			Measured: fmt.Sprintf("%.2f events (%.2f activity + %.2f workflow task + %.2f other; %.1f hooks/flow vs %s)",
+				per, act, wft, per-act-wft, h.HookCallsPerFlow, base.Title),
+		})
+		out = append(out, Target{
+			Name: "flowstate, hooks: hook start latency", Want: "p50 ≤ 2× raw activity round trip p50",
+			Value: h.HookStartP50Ms, Limit: 2 * raw.ActivityRTTP50Ms, Met: h.HookStartP50Ms <= 2*raw.ActivityRTTP50Ms,
+			Measured: fmt.Sprintf("%.2f ms vs 2 × %.2f ms = %.2f ms (%.2f×)", h.HookStartP50Ms, raw.ActivityRTTP50Ms,
+				2*raw.ActivityRTTP50Ms, ratio(h.HookStartP50Ms, raw.ActivityRTTP50Ms)),
+		})
+	}
+	return out
+}
+
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, "/")
+}
+
+func activityEvents(r *Row) float64 {
+	var n float64
+	for t, v := range r.EventsByType {
+		if strings.HasPrefix(t, "ActivityTask") {
+			n += v
+		}
+	}
+	return n
+}
+
+func workflowTaskEvents(r *Row) float64 {
+	var n float64
+	for t, v := range r.EventsByType {
+		if strings.HasPrefix(t, "WorkflowTask") {
+			n += v
+		}
+	}
+	return n
+}
+
+// WriteTable writes the report as text tables.
+func (rep *Report) WriteTable(w io.Writer) error {
+	c := rep.Config
+	fmt.Fprintf(w, "flowstate-bench: %d flows × %d tasks per row, %d in flight, %d rounds (+%d warm-up flows per row); %s, %d CPUs, GOMAXPROCS %d; took %s\n",
+		c.Flows, c.Tasks, c.Concurrency, c.Rounds, c.Warmup, rep.Env.GoVersion, rep.Env.CPUs, rep.Env.GOMAXPROCS, rep.Env.Elapsed)
+	if len(c.ServerConfig) > 0 {
+		fmt.Fprintf(w, "server dynamic config over the dev defaults: %s\n", dynamicConfigFlag(c.ServerConfig))
+	}
+	fmt.Fprintf(w, "one process: in-process Temporal server + raw worker + flowstate worker + client. RSS: %.0f MB before the server, %.0f MB server only (idle), %.0f MB with both workers (idle); peak RSS per row from %s.\n\n",
+		rep.Env.ProcessRSSMB, rep.Env.ServerIdleRSSMB, rep.Env.IdleRSSMB, rep.Env.PeakRSSFrom)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "row\tflows/s\ttasks/s\tp50 ms\tp99 ms\tevents/flow\thooks/flow\thook start p50 ms\tp99 ms\tactivity RTT p50 ms\tCPU ms/flow\tcores\tothers\tpeak RSS MB\t×flows/s\t×p50\tΔevents\t×CPU\tvs\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%s\t%s\t%.2f\t%.1f\t%.2f\t%.2f\t%.0f\t%.3f\t%.2f\t%+.1f\t%.2f\t%s\t\n",
+			r.Title, r.FlowsPerSec, r.TasksPerSec, r.LatencyP50Ms, r.LatencyP99Ms, r.EventsPerFlow, r.HookCallsPerFlow,
+			orDash(r.HookStartP50Ms, r.HookCallsPerFlow), orDash(r.HookStartP99Ms, r.HookCallsPerFlow), r.ActivityRTTP50Ms,
+			r.CPUPerFlowMs, r.CPUUse, r.OtherCPU, r.PeakRSSMB, r.FlowsPerSecX, r.LatencyP50X, r.EventsDelta, r.CPUPerFlowX, baselineTitle(rep, r.Baseline))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "\nhistory events per flow, by type (mean over the histories read):\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "event type\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%s\t", r.Title)
+	}
+	fmt.Fprintln(tw)
+	for _, t := range eventTypes(rep.Rows) {
+		fmt.Fprintf(tw, "%s\t", t)
+		for _, r := range rep.Rows {
+			fmt.Fprintf(tw, "%.1f\t", r.EventsByType[t])
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprint(tw, "total\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%.1f\t", r.EventsPerFlow)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprint(tw, "history KB\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%.1f\t", r.HistoryKBPerFlow)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprint(tw, "of which memo KB\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%.1f\t", r.MemoKBPerFlow)
+	}
+	fmt.Fprintln(tw)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if len(rep.Targets) > 0 {
+		fmt.Fprintf(w, "\ntargets (issue 6):\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, t := range rep.Targets {
+			verdict := "MET"
+			if !t.Met {
+				verdict = "MISSED"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", verdict, t.Name, t.Want, t.Measured)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nhook start = hook's ActivityTaskStarted time − the state's timestamp (workflow time: the WorkflowTaskStarted of the workflow task that entered the state).\n"+
+		"activity RTT = per task activity, WorkflowTaskStarted of the task that scheduled it → WorkflowTaskStarted of the first task after it closed.\n")
+	return nil
+}
+
+// WriteTimelines writes the history of one run of each row, event by event.
+func (rep *Report) WriteTimelines(w io.Writer) {
+	for _, r := range rep.examples {
+		fmt.Fprintf(w, "\n%s: history of %s (median duration on the server)\n", r.spec.title, r.example)
+		writeTimeline(w, r.exampleEvents)
+		fmt.Fprintf(w, "\n%s: history of %s (slowest on the server)\n", r.spec.title, r.slowest)
+		writeTimeline(w, r.slowestEvents)
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func baselineTitle(rep *Report, key string) string {
+	for _, r := range rep.Rows {
+		if r.Key == key {
+			return r.Title
+		}
+	}
+	return key
+}
+
+// eventTypes lists the event types seen in any row, in the order of a workflow's life, then by
+// name.
+func eventTypes(rows []Row) []string {
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for t := range r.EventsByType {
+			seen[t] = true
+		}
+	}
+	types := make([]string, 0, len(seen))
+	for t := range seen {
+		types = append(types, t)
+	}
+	rank := func(t string) int {
+		switch {
+		case strings.HasPrefix(t, "WorkflowExecutionStarted"):
+			return 0
+		case strings.HasPrefix(t, "WorkflowTask"):
+			return 1
+		case strings.HasPrefix(t, "ActivityTask"):
+			return 2
+		case strings.HasPrefix(t, "WorkflowExecution"):
+			return 4
+		}
+		return 3
+	}
+	sort.Slice(types, func(i, j int) bool {
+		if ri, rj := rank(types[i]), rank(types[j]); ri != rj {
+			return ri < rj
+		}
+		return types[i] < types[j]
+	})
+	return types
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func orDash(v, hooks float64) string {
+	if hooks == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}

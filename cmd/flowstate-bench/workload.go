@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flowstate/flowstate/adapter"
+	"github.com/flowstate/flowstate/hooks"
+)
+
+// The workload, written twice: with the Temporal SDK alone (raw) and with flowstate. Every
+// variant calls Tasks no-op activities, in sequence or all at once, and returns their sum so that
+// the compiler and the SDK do the same work with the results.
+
+// Input is the input of every bench workflow and flow.
+type Input struct {
+	Tasks int `json:"tasks"`
+}
+
+// Workflow and activity type names.
+const (
+	rawWorkflow           = "bench.raw"
+	rawConcurrentWorkflow = "bench.raw-concurrent"
+	rawActivity           = "bench.raw-noop"
+	flowNoHooks           = "bench.flow"
+	flowHooks             = "bench.flow-hooks"
+	flowConcurrent        = "bench.flow-concurrent"
+	taskNoop              = "bench.noop"
+	taskHooked            = "bench.noop-hooked"
+)
+
+// noop is the body of every activity and task: it does nothing, so what is measured is the
+// machinery around it.
+func noop(_ context.Context, i int) (int, error) { return i, nil }
+
+// rawActivityOptions are the raw workflow's activity options: what a hand-written workflow sets.
+var rawActivityOptions = workflow.ActivityOptions{StartToCloseTimeout: time.Minute}
+
+// RawWorkflow calls in.Tasks activities one after another, with the SDK alone.
+func RawWorkflow(ctx workflow.Context, in Input) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, rawActivityOptions)
+	sum := 0
+	for i := range in.Tasks {
+		var out int
+		if err := workflow.ExecuteActivity(ctx, rawActivity, i).Get(ctx, &out); err != nil {
+			return 0, err
+		}
+		sum += out
+	}
+	return sum, nil
+}
+
+// RawConcurrentWorkflow starts in.Tasks activities at once and waits for all, with the SDK alone.
+func RawConcurrentWorkflow(ctx workflow.Context, in Input) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, rawActivityOptions)
+	futures := make([]workflow.Future, in.Tasks)
+	for i := range in.Tasks {
+		futures[i] = workflow.ExecuteActivity(ctx, rawActivity, i)
+	}
+	sum := 0
+	for _, f := range futures {
+		var out int
+		if err := f.Get(ctx, &out); err != nil {
+			return 0, err
+		}
+		sum += out
+	}
+	return sum, nil
+}
+
+func registerRaw(w sdkworker.Registry) {
+	w.RegisterWorkflowWithOptions(RawWorkflow, workflow.RegisterOptions{Name: rawWorkflow})
+	w.RegisterWorkflowWithOptions(RawConcurrentWorkflow, workflow.RegisterOptions{Name: rawConcurrentWorkflow})
+	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: rawActivity})
+}
+
+// flowstateDefs are the flowstate side of the workload: three flows and two tasks on one worker.
+type flowstateDefs struct {
+	noHooks    *adapter.Flow[Input, int]
+	hooked     *adapter.Flow[Input, int]
+	concurrent *adapter.Flow[Input, int]
+	task       *adapter.Task[int, int]
+	hookedTask *adapter.Task[int, int]
+	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them.
+	hookCalls atomic.Int64
+}
+
+func newFlowstateDefs() *flowstateDefs {
+	d := &flowstateDefs{}
+	d.task = adapter.NewTask(taskNoop, noop)
+
+	// No-op hooks on every event of the flow and of each task. Only on_running and on_completion
+	// fire in a run that succeeds; the others are attached as a user attaching "all hooks" would,
+	// and on_crashed on the flow starts the crash sweeper of the task queue, as it would for them.
+	flowHook := func(e hooks.Event) []hooks.FlowHook {
+		return []hooks.FlowHook{hooks.NewFlowHook("bench.flow."+string(e), func(context.Context, hooks.FlowCall) error {
+			d.hookCalls.Add(1)
+			return nil
+		})}
+	}
+	taskHook := func(e hooks.Event) []hooks.TaskHook {
+		return []hooks.TaskHook{hooks.NewTaskHook("bench.task."+string(e), func(context.Context, hooks.TaskCall) error {
+			d.hookCalls.Add(1)
+			return nil
+		})}
+	}
+	d.hookedTask = adapter.NewTask(taskHooked, noop, adapter.TaskOptions{
+		OnRunning:      taskHook(hooks.OnRunning),
+		OnCompletion:   taskHook(hooks.OnCompletion),
+		OnFailure:      taskHook(hooks.OnFailure),
+		OnCancellation: taskHook(hooks.OnCancellation),
+		OnCrashed:      taskHook(hooks.OnCrashed),
+	})
+
+	d.noHooks = adapter.NewFlow(flowNoHooks, sequential(d.task))
+	d.hooked = adapter.NewFlow(flowHooks, sequential(d.hookedTask), adapter.FlowOptions{
+		OnRunning:      flowHook(hooks.OnRunning),
+		OnCompletion:   flowHook(hooks.OnCompletion),
+		OnFailure:      flowHook(hooks.OnFailure),
+		OnCancellation: flowHook(hooks.OnCancellation),
+		OnCrashed:      flowHook(hooks.OnCrashed),
+	})
+	d.concurrent = adapter.NewFlow(flowConcurrent, func(ctx workflow.Context, in Input) (int, error) {
+		futures := make([]*adapter.Future[int], in.Tasks)
+		for i := range in.Tasks {
+			futures[i] = d.task.Submit(ctx, i)
+		}
+		sum := 0
+		for _, f := range futures {
+			out, err := f.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			sum += out
+		}
+		return sum, nil
+	})
+	return d
+}
+
+// sequential returns a flow body that runs in.Tasks calls of task one after another.
+func sequential(task *adapter.Task[int, int]) func(workflow.Context, Input) (int, error) {
+	return func(ctx workflow.Context, in Input) (int, error) {
+		sum := 0
+		for i := range in.Tasks {
+			out, err := task.Run(ctx, i)
+			if err != nil {
+				return 0, err
+			}
+			sum += out
+		}
+		return sum, nil
+	}
+}
+
+func (d *flowstateDefs) flows() []adapter.AnyFlow {
+	return []adapter.AnyFlow{d.noHooks, d.hooked, d.concurrent}
+}
+
+func (d *flowstateDefs) tasks() []adapter.AnyTask {
+	return []adapter.AnyTask{d.task, d.hookedTask}
+}
+
+// started is one run the benchmark started and waits for.
+type started struct {
+	id, runID string
+	wait      func(context.Context) error
+	// began is when the start call was made; returned when the wait returned.
+	began, returned time.Time
+}
+
+// getPoll bounds each long poll of a run's result. A close that the server's long poll misses
+// (seen on this server when a run closes within milliseconds of the poll) would otherwise hold
+// the wait for the frontend's full long-poll interval, 20 s; a fresh poll sees the close at once.
+const getPoll = 500 * time.Millisecond
+
+// waitBounded calls wait with polls of at most getPoll until it returns for another reason than
+// its own poll deadline.
+func waitBounded(ctx context.Context, wait func(context.Context) error) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, getPoll)
+		err := wait(pctx)
+		expired := pctx.Err() != nil || isCancel(err)
+		cancel()
+		if err == nil || ctx.Err() != nil || !expired {
+			return err
+		}
+	}
+}
+
+// starter starts one run of a row's workload.
+type starter func(ctx context.Context, id string, tasks int) (started, error)
+
+// startWorkflow starts a plain workflow type from the SDK client, as raw Temporal users do (and
+// as the temporal CLI does for a flow: without the FlowState search attribute).
+func startWorkflow(c client.Client, queue, typ string) starter {
+	return func(ctx context.Context, id string, tasks int) (started, error) {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, typ, Input{Tasks: tasks})
+		if err != nil {
+			return started{}, fmt.Errorf("starting %s: %w", typ, err)
+		}
+		return started{id: run.GetID(), runID: run.GetRunID(), wait: func(ctx context.Context) error {
+			var sum int
+			return run.Get(ctx, &sum)
+		}}, nil
+	}
+}
+
+// startFlow starts a flow with Flow.Start, which starts it with FlowState=Running.
+func startFlow(c client.Client, queue string, f *adapter.Flow[Input, int]) starter {
+	return func(ctx context.Context, id string, tasks int) (started, error) {
+		run, err := f.Start(ctx, c, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, Input{Tasks: tasks})
+		if err != nil {
+			return started{}, err
+		}
+		return started{id: run.ID(), runID: run.RunID(), wait: func(ctx context.Context) error {
+			_, err := run.Get(ctx)
+			return err
+		}}, nil
+	}
+}
+
+// isCancel reports whether err is what a long poll returns when its context ends: the server
+// answers DeadlineExceeded a moment before the client's deadline, and a gRPC call's error can
+// arrive before its context reports the deadline.
+func isCancel(err error) bool {
+	if err == nil {
+		return false
+	}
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &deadline) || errors.As(err, &canceled) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Canceled, codes.DeadlineExceeded:
+		return true
+	}
+	return strings.Contains(err.Error(), "RST_STREAM with error code: CANCEL")
+}
