@@ -128,7 +128,7 @@ var (
 )
 
 func TestSweeper(t *testing.T) {
-	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, stopMidTask, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate} {
+	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, stopMidTask, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate, longWorkflowIDs} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))
@@ -391,4 +391,38 @@ func formatData(d map[string]json.RawMessage) string {
 		parts = append(parts, k+"="+string(d[k]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+var longWorkflowIDs = scenario{
+	name:     "23. three runs terminated in turn, with workflow IDs of ~60, 500 and 960 characters",
+	expected: "on_crashed once for the first two; the third, which the server cannot give a handler, holds no other back",
+	expect:   map[string]int{flowCrashed: 1},
+	run: func(t *testing.T, e *env, r *row, id string) {
+		w := e.startWorker()
+		ids := terminateWithIDs(e, id, 500, 960)
+		for _, wid := range ids[:2] {
+			e.waitEffect(wid, flowCrashed)
+			e.crashHandler(wid, e.runID(wid))
+			require.Len(t, e.effects(wid)[flowCrashed], 1)
+		}
+		e.until("the sweeper to deal with the run with the 960-character ID", func() (bool, error) {
+			return len(e.effects(ids[2])[flowCrashed]) > 0 || strings.Contains(w.log.String(), "the server refuses the crash handler"), nil
+		})
+		r.observe("on_crashed ×%d, ×%d, ×%d", len(e.effects(ids[0])[flowCrashed]), len(e.effects(ids[1])[flowCrashed]), len(e.effects(ids[2])[flowCrashed]))
+	},
+}
+
+// terminateWithIDs starts and terminates, in turn, a run with workflow ID id and runs with IDs
+// that begin with id and have the given lengths. It returns their IDs.
+func terminateWithIDs(e *env, id string, lengths ...int) []string {
+	e.t.Helper()
+	ids := []string{id}
+	for _, n := range lengths {
+		ids = append(ids, id+"-"+strings.Repeat("x", n-len(id)-1))
+	}
+	for _, wid := range ids {
+		e.startFlow(wid, chaosflows.Input{Mode: chaosflows.ModeSleep})
+		e.cli("workflow", "terminate", "--workflow-id", wid, "--reason", "chaos test")
+	}
+	return ids
 }
