@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -77,7 +78,11 @@ func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) error {
 		case <-heartbeat.C:
 			activity.RecordHeartbeat(ctx, cursor)
 		case <-scan.C:
-			next, err := s.scan(ctx, in.TaskQueue, cursor, seen)
+			// A long scan (the first one after a restart looks back a day) heartbeats as it goes,
+			// with the position it started from: the runs of a page come newest first, so only a
+			// finished scan moves the position.
+			start := cursor
+			next, err := s.scan(ctx, in.TaskQueue, cursor, seen, func() { activity.RecordHeartbeat(ctx, start) })
 			if err != nil && ctx.Err() == nil {
 				logger.Warn("flowstate: scanning for crashed flow runs failed; trying again", "error", err)
 			}
@@ -96,17 +101,21 @@ func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) error {
 }
 
 // scan starts crash handlers for the runs closed since cursor-scanOverlap that are not in seen,
-// adds them to seen, and returns the latest close time it handled. On an error it returns how far
-// it got.
-func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time, seen map[string]time.Time) (time.Time, error) {
+// adds them to seen, and returns the position of the next scan: the latest close time it saw.
+// A run whose handler fails to start for a passing reason is left for the next scan, and the
+// position then stays at cursor, because a listing comes newest first. A run whose handler the
+// server refuses (an invalid argument) cannot be handled: it is logged and passed over, so that it
+// holds no other run back. scan calls keepAlive after each handler it starts.
+func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time, seen map[string]time.Time, keepAlive func()) (time.Time, error) {
 	query := fmt.Sprintf("TaskQueue = '%s' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut') AND CloseTime >= '%s'",
 		strings.ReplaceAll(taskQueue, "'", "\\'"), cursor.Add(-scanOverlap).UTC().Format(time.RFC3339Nano))
 	latest := cursor
+	var retry error
 	var token []byte
 	for {
 		resp, err := s.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token, PageSize: 200})
 		if err != nil {
-			return latest, err
+			return cursor, err
 		}
 		for _, e := range resp.GetExecutions() {
 			if !s.flows[e.GetType().GetName()] {
@@ -122,10 +131,22 @@ func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time, 
 			}
 			key := dead.WorkflowID + "/" + dead.RunID
 			if _, ok := seen[key]; !ok {
-				if err := s.startHandler(ctx, dead); err != nil {
-					return latest, err
+				err := s.startHandler(ctx, dead)
+				var invalid *serviceerror.InvalidArgument
+				switch {
+				case ctx.Err() != nil:
+					return cursor, ctx.Err()
+				case errors.As(err, &invalid):
+					activity.GetLogger(ctx).Error("flowstate: the server refuses the crash handler of a flow run; its on_crashed hooks cannot run",
+						"workflow_id", dead.WorkflowID, "run_id", dead.RunID, "error", err)
+				case err != nil:
+					if retry == nil {
+						retry = err
+					}
+					continue
 				}
 				seen[key] = dead.CloseTime
+				keepAlive()
 			}
 			if dead.CloseTime.After(latest) {
 				latest = dead.CloseTime
@@ -133,9 +154,13 @@ func (s *Sweeper) scan(ctx context.Context, taskQueue string, cursor time.Time, 
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			return latest, nil
+			break
 		}
 	}
+	if retry != nil {
+		return cursor, retry
+	}
+	return latest, nil
 }
 
 // startHandler starts the crash handler of a dead run, once: its workflow ID is derived from the
@@ -147,7 +172,7 @@ func (s *Sweeper) startHandler(ctx context.Context, dead workflows.CrashedRun) e
 		TaskQueue:                dead.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            fmt.Sprintf("on_crashed hooks of %s (%s)", dead.WorkflowID, strings.ToLower(dead.Status)),
+		StaticSummary:            fmt.Sprintf("on_crashed hooks of %s (%s)", shorten(dead.WorkflowID, 200), strings.ToLower(dead.Status)),
 	}, workflows.CrashHandlerWorkflow, dead)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -159,6 +184,18 @@ func (s *Sweeper) startHandler(ctx context.Context, dead workflows.CrashedRun) e
 	activity.GetLogger(ctx).Info("flowstate: flow run ended outside its code; its crash handler runs",
 		"workflow_id", dead.WorkflowID, "run_id", dead.RunID, "status", dead.Status)
 	return nil
+}
+
+// shorten cuts s to at most n bytes, on a rune boundary, marking the cut: servers bound the size
+// of a summary (limit.userMetadataSummarySize, 400 bytes by default), not of a workflow ID.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func statusName(s enumspb.WorkflowExecutionStatus) string {

@@ -2,6 +2,8 @@ package chaosflows
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +86,7 @@ func Record(dir string, e Effect) error {
 		return err
 	}
 	dup := false
-	if err := os.Link(tmp.Name(), filepath.Join(eff, url.PathEscape(e.Key)+".json")); err != nil {
+	if err := os.Link(tmp.Name(), filepath.Join(eff, fileName(e.Key)+".json")); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -175,7 +177,17 @@ const (
 
 // MarkerPath returns the file of marker m for the flow run with workflow ID workflowID.
 func MarkerPath(dir, workflowID string, m Marker) string {
-	return filepath.Join(dir, markersDir, url.PathEscape(workflowID)+"."+string(m))
+	return filepath.Join(dir, markersDir, fileName(workflowID)+"."+string(m))
+}
+
+// fileName turns a key or a workflow ID into a file name: escaped when short, its SHA-256 when
+// it would pass the file system's limit of 255 bytes a name.
+func fileName(s string) string {
+	if name := url.PathEscape(s); len(name) <= 200 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // Mark writes marker m with text.
