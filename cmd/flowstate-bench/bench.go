@@ -83,6 +83,9 @@ type bench struct {
 	defs      *flowstateDefs
 	log       io.Writer
 	peakByHWM bool
+	// idleCPU is the process's CPU use, in cores, with nothing to do: pollers waiting, the
+	// server's background work.
+	idleCPU float64
 }
 
 // Run starts an in-process Temporal server and the workers, measures the rows and returns the
@@ -164,6 +167,8 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	defer func() { sdkLog.silence(); fs.Stop() }()
 	settle()
 	rep.Env.IdleRSSMB = mb(procStatusKB("VmRSS"))
+	b.idleCPU = cpuUse(ctx, time.Second)
+	rep.Env.IdleCPU = b.idleCPU
 	b.peakByHWM = resetPeakRSS()
 	rep.Env.PeakRSSFrom = "VmRSS sampled every 10 ms"
 	if b.peakByHWM {
@@ -181,6 +186,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 				return nil, fmt.Errorf("warm-up of row %s: %w", r.spec.key, err)
 			}
 		}
+		b.defs.takeEntries()
 		fmt.Fprintf(progress, "warm-up done: %d flows per row\n", cfg.Warmup)
 	}
 	for round := range cfg.Rounds {
@@ -202,6 +208,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 				return nil, fmt.Errorf("round %d, row %s: %w", round+1, r.spec.key, err)
 			}
 			res.hookCalls = b.defs.hookCalls.Load() - calls
+			res.hookEntries = b.defs.takeEntries()
 			r.add(res)
 			fmt.Fprintf(progress, "round %d/%d %-22s %4d flows in %6.2fs  %7.1f flows/s  peak RSS %4.0f MB\n",
 				round+1, cfg.Rounds, r.spec.title, n, res.wall.Seconds(), float64(n)/res.wall.Seconds(), mb(res.peakKB))
@@ -221,17 +228,21 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 
 // batchResult is what one batch of one row measured.
 type batchResult struct {
-	flows     int
-	wall      time.Duration
-	latencies []time.Duration
-	startLat  []time.Duration
-	runs      []started
-	cpu       time.Duration
+	flows int
+	// wall is the batch's time, until the process was idle again; done until the last run's
+	// result arrived.
+	wall, done time.Duration
+	latencies  []time.Duration
+	startLat   []time.Duration
+	runs       []started
+	cpu        time.Duration
 	// others is the CPU time the machine's other processes used meanwhile: noise.
 	others    time.Duration
 	allocs    uint64
 	peakKB    int64
 	hookCalls int64
+	// hookEntries are the hook start latencies the hooks measured themselves.
+	hookEntries []time.Duration
 }
 
 // batch runs n flows of a row, cfg.Concurrency at a time, and waits for all of them.
@@ -282,6 +293,12 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	res.done = time.Since(t0)
+	if firstErr == nil {
+		// The batch ends when the server has finished with its runs too: their visibility
+		// records are written asynchronously, and the next batch must not pay for them.
+		b.waitIdle(ctx)
+	}
 	res.wall = time.Since(t0)
 	res.cpu = cpuTime() - cpu0
 	res.others = max(0, machineBusy()-busy0-res.cpu)
@@ -294,6 +311,35 @@ feed:
 		return nil, firstErr
 	}
 	return res, nil
+}
+
+// idleWindow and idleMargin define idle: a window in which the process used at most idleMargin
+// cores more than it does with nothing to do. maxDrain bounds the wait.
+const (
+	idleWindow = 100 * time.Millisecond
+	idleMargin = 0.1
+	maxDrain   = 10 * time.Second
+)
+
+// waitIdle waits until the process is idle again: the server has written the visibility records
+// of the batch's runs and finished its other asynchronous work.
+func (b *bench) waitIdle(ctx context.Context) {
+	deadline := time.Now().Add(maxDrain)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if cpuUse(ctx, idleWindow) <= b.idleCPU+idleMargin {
+			return
+		}
+	}
+}
+
+// cpuUse measures the process's CPU use, in cores, over d.
+func cpuUse(ctx context.Context, d time.Duration) float64 {
+	c0, t0 := cpuTime(), time.Now()
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+	return (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
 }
 
 // startProfile starts a CPU profile into dir/name.pprof, or does nothing without a dir.
@@ -317,6 +363,9 @@ func startProfile(dir, name string) (stop func(), err error) {
 
 // rate is the batch's throughput in flows per second.
 func (b *batchResult) rate() float64 { return float64(b.flows) / b.wall.Seconds() }
+
+// cpuPerFlow is the process's CPU time per flow of the batch, in seconds.
+func (b *batchResult) cpuPerFlow() float64 { return b.cpu.Seconds() / float64(b.flows) }
 
 func mb(kb int64) float64 { return float64(kb) / 1024 }
 

@@ -24,8 +24,9 @@ type runHistory struct {
 	byType map[string]int
 	// bytes is the history's size, as protobuf; memoBytes the size of the memos the run upserted.
 	bytes, memoBytes int
-	// hookCalls counts the flowstate.hook activities the run scheduled.
-	hookCalls int
+	// hookCalls counts the flowstate.hook activities the run scheduled, and the local activity
+	// markers of flowstate.hook (hooks run as local activities); localHooks counts the latter.
+	hookCalls, localHooks int
 	// hookStart is, per hook call, the time from the state change to the hook's activity
 	// starting: the state's timestamp, which is workflow time (the WorkflowTaskStarted event time
 	// of the workflow task that entered the state), to the hook's ActivityTaskStarted event time.
@@ -83,6 +84,11 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 				h.activityRTT = append(h.activityRTT, at.Sub(t))
 			}
 			awaitingWFT = awaitingWFT[:0]
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			if isLocalHook(e.GetMarkerRecordedEventAttributes(), dc) {
+				h.hookCalls++
+				h.localHooks++
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			h.memoBytes += proto.Size(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo())
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
@@ -118,6 +124,16 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 		h.serverTime = h.closeTime.Sub(events[0].GetEventTime().AsTime())
 	}
 	return h, nil
+}
+
+// isLocalHook reports whether a marker records a hook call run as a local activity: the SDK's
+// LocalActivity marker, whose "data" detail names the activity type.
+func isLocalHook(m *historypb.MarkerRecordedEventAttributes, dc converter.DataConverter) bool {
+	if m.GetMarkerName() != "LocalActivity" {
+		return false
+	}
+	var data struct{ ActivityType string }
+	return dc.FromPayloads(m.GetDetails()["data"], &data) == nil && data.ActivityType == names.HookActivity
 }
 
 func closeActivity(s *scheduledActivity, awaiting *[]time.Time) {
@@ -237,6 +253,11 @@ func writeTimeline(w io.Writer, events []*historypb.HistoryEvent) {
 			detail = acts[e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]
 		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
 			detail = fmt.Sprintf("%d bytes", proto.Size(e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes()))
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			detail = e.GetMarkerRecordedEventAttributes().GetMarkerName()
+			if isLocalHook(e.GetMarkerRecordedEventAttributes(), converter.GetDefaultDataConverter()) {
+				detail = names.HookActivity + " (local activity)"
+			}
 		case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			detail = fmt.Sprintf("memo, %d bytes", proto.Size(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo()))
 		}

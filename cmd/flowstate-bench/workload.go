@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,28 @@ type flowstateDefs struct {
 	hookedTask *adapter.Task[int, int]
 	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them.
 	hookCalls atomic.Int64
+	// entries are, per hook call, the time from the state change (its timestamp, workflow
+	// time) to the hook function starting, as the hook measured it.
+	mu      sync.Mutex
+	entries []time.Duration
+}
+
+// entered records a hook call that started now, for a state entered at stateTime.
+func (d *flowstateDefs) entered(stateTime time.Time) {
+	d.hookCalls.Add(1)
+	lat := time.Since(stateTime)
+	d.mu.Lock()
+	d.entries = append(d.entries, lat)
+	d.mu.Unlock()
+}
+
+// takeEntries returns the hook start times recorded since the last call.
+func (d *flowstateDefs) takeEntries() []time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.entries
+	d.entries = nil
+	return e
 }
 
 func newFlowstateDefs() *flowstateDefs {
@@ -105,14 +128,14 @@ func newFlowstateDefs() *flowstateDefs {
 	// fire in a run that succeeds; the others are attached as a user attaching "all hooks" would,
 	// and on_crashed on the flow starts the crash sweeper of the task queue, as it would for them.
 	flowHook := func(e hooks.Event) []hooks.FlowHook {
-		return []hooks.FlowHook{hooks.NewFlowHook("bench.flow."+string(e), func(context.Context, hooks.FlowCall) error {
-			d.hookCalls.Add(1)
+		return []hooks.FlowHook{hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
+			d.entered(c.State.Timestamp)
 			return nil
 		})}
 	}
 	taskHook := func(e hooks.Event) []hooks.TaskHook {
-		return []hooks.TaskHook{hooks.NewTaskHook("bench.task."+string(e), func(context.Context, hooks.TaskCall) error {
-			d.hookCalls.Add(1)
+		return []hooks.TaskHook{hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
+			d.entered(c.State.Timestamp)
 			return nil
 		})}
 	}
