@@ -186,6 +186,38 @@ func TestSweeper(t *testing.T) {
 		r.observe("a run terminated after the batch: on_crashed %s later", delay.Round(10*time.Millisecond))
 	})
 
+	t.Run("24. burst: 100 runs terminated by a batch while every worker is down", func(t *testing.T) {
+		t.Parallel()
+		const n = 100
+		r := newRow(t, "24. burst of 100 runs batch-terminated, every worker down", "on_crashed once for each run once a worker is back")
+		e := newEnv(t)
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = e.workflowID(fmt.Sprintf("run-%03d", i))
+			e.startFlow(ids[i], chaosflows.Input{Mode: chaosflows.ModeSleep})
+		}
+		e.cli("workflow", "terminate", "--query", fmt.Sprintf("TaskQueue = '%s' AND WorkflowType = '%s'", e.queue, chaosflows.FlowName), "--reason", "chaos burst", "--yes")
+		e.until("the batch to terminate every run", func() (bool, error) {
+			for _, id := range ids {
+				if e.status(id) != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		e.startWorker()
+		back := time.Now()
+		for _, id := range ids {
+			e.waitEffect(id, flowCrashed)
+		}
+		all := time.Since(back)
+		for _, id := range ids {
+			e.crashHandler(id, e.runID(id))
+			require.Equal(t, map[string]int{flowCrashed: 1}, e.counts(id), "effects of %s", id)
+		}
+		r.observe("%d × on_crashed ×1, the last %s after the worker started", n, all.Round(10*time.Millisecond))
+	})
+
 	t.Run("15. sweeper interval longer than its heartbeat timeout", func(t *testing.T) {
 		t.Parallel()
 		r := newRow(t, "15. sweeper interval 12 s", "on_crashed once; the sweep activity keeps its first attempt")
