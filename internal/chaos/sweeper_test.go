@@ -128,7 +128,7 @@ var (
 )
 
 func TestSweeper(t *testing.T) {
-	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, stopMidTask, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate, longWorkflowIDs} {
+	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate, longWorkflowIDs} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))
@@ -307,8 +307,8 @@ var cancelAllDown = scenario{
 }
 
 // A deploy stops workers with SIGTERM: flowstate's worker stops gracefully, and its tasks in
-// flight see their context cancelled. Their flow did not ask for it: the attempt crashed (its
-// worker went away) and is retried like a crash.
+// flight see their context cancelled. Their flow did not ask for it: the attempt is retried.
+// (Without retries, see TestGracefulStopMidTaskIsACrash.)
 var (
 	stopMidTaskRetry = scenario{
 		name:     "18. SIGTERM (graceful stop) mid-task, retries=1",
@@ -328,24 +328,6 @@ var (
 			out, err := run.Get(t.Context())
 			require.NoError(t, err)
 			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
-		},
-	}
-	stopMidTask = scenario{
-		name:     "19. SIGTERM (graceful stop) mid-task, retries=0",
-		expected: "task Crashed, flow Crashed, on_crashed once (flow and task)",
-		expect:   map[string]int{flowCrashed: 1, taskCrashed: 1},
-		run: func(t *testing.T, e *env, r *row, id string) {
-			a := e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			e.waitMarker(id, chaosflows.TaskStarted)
-			a.stop(t)
-			e.startWorker()
-			status, _ := e.waitClosed(id)
-			h := e.history(id)
-			task := lastState(t, h, "chaos.block#1")
-			r.observe("task %s, flow %s, Temporal %s", task, h.State, status)
-			require.Equal(t, hooks.Crashed, task.Type, h.Timeline())
-			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
 		},
 	}
 )

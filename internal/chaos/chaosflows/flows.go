@@ -27,6 +27,9 @@ const (
 	EnvQueue = "FLOWSTATE_CHAOS_QUEUE"
 	// EnvSweepInterval is the crash sweeper's interval, as a Go duration.
 	EnvSweepInterval = "FLOWSTATE_CHAOS_SWEEP_INTERVAL"
+	// EnvExitDelay is how long the process lives on after its worker stopped (SIGTERM), as a Go
+	// duration.
+	EnvExitDelay = "FLOWSTATE_CHAOS_EXIT_DELAY"
 )
 
 // Identity returns the Temporal client identity of the chaos worker process with the given pid.

@@ -64,5 +64,18 @@ func run() error {
 		return err
 	}
 	logger.Info("chaosworker: serving", "queue", queue, "pid", os.Getpid(), "address", opts.HostPort)
-	return w.Run(context.Background())
+	if err := w.Run(context.Background()); err != nil {
+		return err
+	}
+	// A process that has more to close after its worker stopped: the SDK gets the time to
+	// report what the worker's last tasks returned.
+	if v := os.Getenv(chaosflows.EnvExitDelay); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", chaosflows.EnvExitDelay, err)
+		}
+		time.Sleep(d)
+	}
+	logger.Info("chaosworker: stopped")
+	return nil
 }
