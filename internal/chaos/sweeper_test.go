@@ -343,6 +343,7 @@ var (
 			b := e.startWorker()
 			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeSleep})
 			a.kill()
+			killed := time.Now()
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
@@ -350,8 +351,15 @@ var (
 			eff := e.effects(id)[flowCrashed][0]
 			require.Equal(t, b.pid, eff.PID)
 			r.delay(delay)
+			sweep, err := e.c.DescribeWorkflowExecution(t.Context(), workflows.SweeperWorkflowID(e.queue), "")
+			require.NoError(t, err)
+			act := sweep.GetPendingActivities()[0]
+			handler, err := e.c.DescribeWorkflowExecution(t.Context(), workflows.CrashHandlerID(id, e.runID(id)), "")
+			require.NoError(t, err)
+			r.observe("sweeper resumed on the other worker %s after the kill; crash handler started %s after terminate; on_crashed %s after terminate, on pid %d",
+				act.GetLastStartedTime().AsTime().Sub(killed).Round(10*time.Millisecond),
+				handler.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(terminated).Round(10*time.Millisecond), delay.Round(10*time.Millisecond), eff.PID)
 			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination with worker pid %d up", b.pid)
-			r.observe("on_crashed %s after terminate, on pid %d", delay.Round(10*time.Millisecond), eff.PID)
 		},
 	}
 	terminateBeforeAnyWorker = scenario{
