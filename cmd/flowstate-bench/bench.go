@@ -271,7 +271,7 @@ func (b *bench) batch(ctx context.Context, r *rowRun, label string, n int) (*bat
 				run, err := r.start(ctx, id, b.cfg.Tasks)
 				res.startLat[i] = time.Since(began)
 				if err == nil {
-					err = waitBounded(ctx, run.wait)
+					err = waitClosed(ctx, b.c, b.srv.Namespace(), run)
 				}
 				run.began, run.returned = began, time.Now()
 				if err != nil {

@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	sample := fs.Int("sample", def.Sample, "histories read per row (0: all)")
 	rows := fs.String("rows", strings.Join(def.Rows, ","), "rows to measure, comma-separated, from: "+strings.Join(allRowKeys(), ", ")+" (raw is always measured)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of tables")
+	jsonFile := fs.String("json-file", "", "also write the report as JSON to this file")
 	timeline := fs.Bool("timeline", false, "also print the history of one run of each row, event by event, with times")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	serverConfig := dynamicConfigFlag{}
@@ -115,6 +116,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rep, err := runWith(ctx, cfg, progress, opts)
 	if err != nil {
 		return err
+	}
+	if *jsonFile != "" {
+		f, err := os.Create(*jsonFile)
+		if err != nil {
+			return err
+		}
+		err = rep.WriteJSON(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return rep.WriteJSON(stdout)

@@ -77,7 +77,7 @@ type Row struct {
 	// LatencyP50Ms and LatencyP99Ms are from the start call to the run's closing event in its
 	// history. ClientP50Ms and ClientP99Ms are from the start call to the result in the
 	// client; ClientStalls counts runs whose result came over 250 ms after their closing event
-	// (the server's long poll missed the close; see getPoll).
+	// (the server's long poll missed the close; see closePoll).
 	ClientP50Ms  float64 `json:"client_p50_ms"`
 	ClientP99Ms  float64 `json:"client_p99_ms"`
 	ClientStalls int     `json:"client_stalls"`

@@ -9,7 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -199,65 +202,61 @@ func (d *flowstateDefs) tasks() []adapter.AnyTask {
 // started is one run the benchmark started and waits for.
 type started struct {
 	id, runID string
-	wait      func(context.Context) error
-	// began is when the start call was made; returned when the wait returned.
+	// began is when the start call was made; returned when the wait for its close returned.
 	began, returned time.Time
-}
-
-// getPoll bounds each long poll of a run's result. A close that the server's long poll misses
-// (seen on this server when a run closes within milliseconds of the poll) would otherwise hold
-// the wait for the frontend's full long-poll interval, 20 s; a fresh poll sees the close at once.
-const getPoll = 500 * time.Millisecond
-
-// waitBounded calls wait with polls of at most getPoll until it returns for another reason than
-// its own poll deadline.
-func waitBounded(ctx context.Context, wait func(context.Context) error) error {
-	for {
-		pctx, cancel := context.WithTimeout(ctx, getPoll)
-		err := wait(pctx)
-		expired := pctx.Err() != nil || isCancel(err)
-		cancel()
-		if err == nil || ctx.Err() != nil || !expired {
-			return err
-		}
-	}
 }
 
 // starter starts one run of a row's workload.
 type starter func(ctx context.Context, id string, tasks int) (started, error)
 
-// startWorkflow starts a plain workflow type from the SDK client, as raw Temporal users do (and
-// as the temporal CLI does for a flow: without the FlowState search attribute).
-func startWorkflow(c client.Client, queue, typ string) starter {
-	return func(ctx context.Context, id string, tasks int) (started, error) {
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, typ, Input{Tasks: tasks})
-		if err != nil {
-			return started{}, fmt.Errorf("starting %s: %w", typ, err)
-		}
-		return started{id: run.GetID(), runID: run.GetRunID(), wait: func(ctx context.Context) error {
-			var sum int
-			return run.Get(ctx, &sum)
-		}}, nil
-	}
-}
+// closePoll bounds each long poll for a run's close. The server answers a long poll 1 s before
+// its deadline (and at once when less than that is left, which makes the SDK's own result
+// iterator spin on short deadlines), and it sometimes misses a close that happens as the poll
+// begins, holding the poll for its full 20 s; a fresh poll sees such a close at once.
+const closePoll = 3 * time.Second
 
-// startFlow starts a flow with Flow.Start, which starts it with FlowState=Running.
-func startFlow(c client.Client, queue string, f *adapter.Flow[Input, int]) starter {
-	return func(ctx context.Context, id string, tasks int) (started, error) {
-		run, err := f.Start(ctx, c, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, Input{Tasks: tasks})
-		if err != nil {
-			return started{}, err
+// waitClosed waits for a run to close, with history long polls for its closing event, and
+// returns an error unless it completed. Raw and flowstate runs are waited for alike.
+func waitClosed(ctx context.Context, c client.Client, namespace string, run started) error {
+	var token []byte
+	for {
+		pctx, cancel := context.WithTimeout(ctx, closePoll)
+		resp, err := c.WorkflowService().GetWorkflowExecutionHistory(pctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+			Namespace:              namespace,
+			Execution:              &commonpb.WorkflowExecution{WorkflowId: run.id, RunId: run.runID},
+			WaitNewEvent:           true,
+			HistoryEventFilterType: enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+			NextPageToken:          token,
+			SkipArchival:           true,
+		})
+		expired := pctx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && (expired || isCancel(err)):
+			token = nil
+			continue
+		case err != nil:
+			return fmt.Errorf("waiting for %s: %w", run.id, err)
 		}
-		return started{id: run.ID(), runID: run.RunID(), wait: func(ctx context.Context) error {
-			_, err := run.Get(ctx)
-			return err
-		}}, nil
+		for _, e := range resp.GetHistory().GetEvents() {
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+				return nil
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+				return fmt.Errorf("%s failed: %s", run.id, e.GetWorkflowExecutionFailedEventAttributes().GetFailure().GetMessage())
+			default:
+				return fmt.Errorf("%s closed with %s", run.id, eventTypeName(e.GetEventType()))
+			}
+		}
+		token = resp.GetNextPageToken()
 	}
 }
 
 // isCancel reports whether err is what a long poll returns when its context ends: the server
-// answers DeadlineExceeded a moment before the client's deadline, and a gRPC call's error can
-// arrive before its context reports the deadline.
+// may answer DeadlineExceeded, and a gRPC call's error can arrive before its context reports
+// the deadline.
 func isCancel(err error) bool {
 	if err == nil {
 		return false
@@ -273,4 +272,27 @@ func isCancel(err error) bool {
 		return true
 	}
 	return strings.Contains(err.Error(), "RST_STREAM with error code: CANCEL")
+}
+
+// startWorkflow starts a plain workflow type from the SDK client, as raw Temporal users do (and
+// as the temporal CLI does for a flow: without the FlowState search attribute).
+func startWorkflow(c client.Client, queue, typ string) starter {
+	return func(ctx context.Context, id string, tasks int) (started, error) {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, typ, Input{Tasks: tasks})
+		if err != nil {
+			return started{}, fmt.Errorf("starting %s: %w", typ, err)
+		}
+		return started{id: run.GetID(), runID: run.GetRunID()}, nil
+	}
+}
+
+// startFlow starts a flow with Flow.Start, which starts it with FlowState=Running.
+func startFlow(c client.Client, queue string, f *adapter.Flow[Input, int]) starter {
+	return func(ctx context.Context, id string, tasks int) (started, error) {
+		run, err := f.Start(ctx, c, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, Input{Tasks: tasks})
+		if err != nil {
+			return started{}, err
+		}
+		return started{id: run.ID(), runID: run.RunID()}, nil
+	}
 }
