@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/hooks"
@@ -32,7 +33,8 @@ type Options struct {
 // Interceptor is the activity-side flowstate interceptor. For task activities and hook calls it
 //   - heartbeats while the activity runs, so that a worker that dies is noticed within the
 //     heartbeat timeout and the attempt ends Crashed; task code needs no heartbeat calls;
-//   - turns a panic into a Crashed attempt, with the panic's message and stack;
+//   - turns a panic into a Crashed attempt, with the panic's message and stack, and so an attempt
+//     its worker stopped in the middle of (a graceful stop, a deploy);
 //   - evaluates the task's retry condition, making the error non-retryable when it says no;
 //   - sets the next retry's delay for delays Temporal's retry policy cannot express (lists,
 //     jitter);
@@ -96,6 +98,12 @@ func (in *inbound) ExecuteActivity(ctx context.Context, input *interceptor.Execu
 	if crash != nil {
 		return nil, temporal.NewApplicationErrorWithOptions("panic: "+crash.value, names.ErrTypePanic,
 			temporal.ApplicationErrorOptions{Details: []any{crash.stack}})
+	}
+	if err != nil && errors.Is(context.Cause(ctx), sdkworker.ErrWorkerShutdown) {
+		// The worker stopped (SIGTERM, a deploy) while the task or hook ran: the attempt did not
+		// end through its code. It is Crashed, as a killed worker makes it, and retried likewise.
+		return nil, temporal.NewApplicationErrorWithOptions("worker stopped while the attempt ran: "+message(err),
+			names.ErrTypeCrashed, temporal.ApplicationErrorOptions{Cause: err})
 	}
 	if err == nil || !isTask {
 		return result, err

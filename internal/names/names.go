@@ -2,6 +2,11 @@
 // attributes, header keys and activity types. The public packages re-export the ones users type.
 package names
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 const (
 	// Query is the query type that returns a flow run's state history.
 	Query = "flowstate.states"
@@ -33,7 +38,16 @@ const (
 )
 
 // CrashHandlerID returns the workflow ID of the crash handler of one dead flow run: the workflow
-// that runs its on_crashed hooks after it was terminated or timed out on the server.
+// that runs its on_crashed hooks after it was terminated or timed out on the server. A workflow ID
+// longer than 200 bytes is replaced by its SHA-256, so that the handler's ID stays within the
+// server's limit on IDs (1000 bytes by default).
 func CrashHandlerID(workflowID, runID string) string {
+	if len(workflowID) > maxPlainID {
+		sum := sha256.Sum256([]byte(workflowID))
+		workflowID = "sha256-" + hex.EncodeToString(sum[:])
+	}
 	return "flowstate-crashed/" + workflowID + "/" + runID
 }
+
+// maxPlainID is the longest workflow ID a crash handler's ID contains as it is.
+const maxPlainID = 200

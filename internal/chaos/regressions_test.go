@@ -10,8 +10,9 @@ import (
 	"github.com/flowstate/flowstate/internal/chaos/chaosflows"
 )
 
-// The tests of this file show bugs outside the files of the chaos tests and the crash sweeper;
-// they fail until their owners fix them (see the proposed fixes in issue 4's notes).
+// The tests of this file reproduce two bugs these chaos tests found outside the sweeper: they
+// failed until the fixes in internal/names (hashed long IDs) and activities/interceptor.go (a
+// graceful stop is a crash) and keep them fixed.
 
 // TestLongWorkflowIDGetsOnCrashed (internal/names): a crash handler's workflow ID is the dead
 // run's workflow ID with 55 more characters, so a flow run whose workflow ID is longer than the
