@@ -240,7 +240,16 @@ func writeTimeline(w io.Writer, events []*historypb.HistoryEvent) {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			a := e.GetActivityTaskScheduledEventAttributes()
 			acts[e.GetEventId()] = a.GetActivityType().GetName()
-			detail = acts[e.GetEventId()]
+			detail = fmt.Sprintf("%s (input %d B", acts[e.GetEventId()], proto.Size(a.GetInput()))
+			if h := a.GetHeader().GetFields(); len(h) > 0 {
+				keys := make([]string, 0, len(h))
+				for k := range h {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				detail += fmt.Sprintf(", header %s %d B", strings.Join(keys, ","), proto.Size(a.GetHeader()))
+			}
+			detail += fmt.Sprintf(", event %d B)", proto.Size(e))
 			if detail == names.HookActivity {
 				var inv hooks.Invocation
 				if converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &inv) == nil {

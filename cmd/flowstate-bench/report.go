@@ -55,8 +55,9 @@ type Env struct {
 	ServerIdleRSSMB float64 `json:"server_idle_rss_mb"`
 	// IdleRSSMB is the process's RSS with the server and both workers started, idle.
 	IdleRSSMB float64 `json:"idle_rss_mb"`
-	// IdleCPU is the process's CPU use, in cores, with the server and workers idle. A batch
-	// ends when the process is back within 0.1 cores of it.
+	// IdleCPU is the process's CPU use, in cores, with the server and workers idle. After its
+	// last run closed, a batch drains until the process is back within 0.25 cores of it, for at
+	// most 3 s.
 	IdleCPU float64 `json:"idle_cpu_cores"`
 	// PeakRSSFrom says how the rows' peak RSS is measured.
 	PeakRSSFrom string `json:"peak_rss_from"`
@@ -136,6 +137,9 @@ type Row struct {
 	CPUPerFlowX   float64   `json:"cpu_per_flow_x"`
 	PeakRSSX      float64   `json:"peak_rss_x"`
 	BatchFlowsSec []float64 `json:"batch_flows_per_sec"`
+	// BatchDrainMs are, batch by batch, the waits for the server's asynchronous work after the
+	// last run closed (see Env.IdleCPU); their CPU counts in CPUPerFlowMs.
+	BatchDrainMs []float64 `json:"batch_drain_ms"`
 	// RoundRatios are, round by round, the row's flows/s over its baseline's in the same round:
 	// a drift of the machine's speed between rounds cancels out of them.
 	RoundRatios      []float64 `json:"round_ratios"`
@@ -189,13 +193,15 @@ func (rep *Report) build(rows []*rowRun) {
 
 func (r *rowRun) summary(tasks int) Row {
 	row := Row{Key: r.spec.key, Title: r.spec.title, Baseline: r.spec.baseline}
-	var wall, cpu, others time.Duration
+	var done, wall, cpu, others time.Duration
 	var allocs uint64
 	var lat, startLat, entries []time.Duration
 	var hookRuns int64
 	for _, b := range r.batches {
 		row.Flows += b.flows
 		wall += b.wall
+		done += b.done
+		row.BatchDrainMs = append(row.BatchDrainMs, round(ms(b.wall-b.done), 0))
 		cpu += b.cpu
 		others += b.others
 		allocs += b.allocs
@@ -204,10 +210,10 @@ func (r *rowRun) summary(tasks int) Row {
 		hookRuns += b.hookCalls
 		entries = append(entries, b.hookEntries...)
 		row.PeakRSSMB = math.Max(row.PeakRSSMB, mb(b.peakKB))
-		row.BatchFlowsSec = append(row.BatchFlowsSec, round(float64(b.flows)/b.wall.Seconds(), 1))
+		row.BatchFlowsSec = append(row.BatchFlowsSec, round(b.rate(), 1))
 	}
 	flows := float64(row.Flows)
-	row.FlowsPerSec = flows / wall.Seconds()
+	row.FlowsPerSec = flows / done.Seconds()
 	row.TasksPerSec = row.FlowsPerSec * float64(tasks)
 	row.ClientP50Ms, row.ClientP99Ms = ms(percentile(lat, 50)), ms(percentile(lat, 99))
 	row.CPUPerFlowMs = ms(cpu) / flows
