@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	serverConfig := dynamicConfigFlag{}
 	fs.Var(serverConfig, "server-config", "a Temporal dynamic config value for the server, key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=1000")
+	noSweeper := fs.Bool("no-sweeper", false, "turn the flowstate worker's crash sweeper off (it runs because the hooks flow has on_crashed hooks)")
 	serverLog := fs.String("server-log", "", "show the Temporal server's logs on stderr at this level: debug, info, warn or error")
 	profileDir := fs.String("cpuprofile-dir", "", "write a CPU profile of each measured batch to this directory, as <row>-r<round>.pprof (the whole process: server, workers and client); merge a row's with go tool pprof -proto")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if set["rows"] {
 		cfg.Rows = strings.Split(*rows, ",")
 	}
+	cfg.NoSweeper = *noSweeper
 	if len(serverConfig) > 0 {
 		cfg.ServerConfig = serverConfig
 	}

@@ -378,6 +378,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	c := rep.Config
 	fmt.Fprintf(w, "flowstate-bench: %d flows × %d tasks per row, %d in flight, %d rounds (+%d warm-up flows per row); %s, %d CPUs, GOMAXPROCS %d; took %s\n",
 		c.Flows, c.Tasks, c.Concurrency, c.Rounds, c.Warmup, rep.Env.GoVersion, rep.Env.CPUs, rep.Env.GOMAXPROCS, rep.Env.Elapsed)
+	if c.NoSweeper {
+		fmt.Fprintf(w, "crash sweeper off\n")
+	}
 	if len(c.ServerConfig) > 0 {
 		fmt.Fprintf(w, "server dynamic config over the dev defaults: %s\n", dynamicConfigFlag(c.ServerConfig))
 	}
