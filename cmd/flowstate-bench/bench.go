@@ -85,7 +85,6 @@ type bench struct {
 	rawQueue  string
 	fsQueue   string
 	defs      *flowstateDefs
-	log       io.Writer
 	peakByHWM bool
 	// idleCPU is the process's CPU use, in cores, with nothing to do: pollers waiting, the
 	// server's background work.
@@ -98,7 +97,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	return runWith(ctx, cfg, progress, runOptions{})
 }
 
-// runOptions hook into a run around the measured rounds (for profiling).
+// runOptions are what the command adds to a run beyond its Config: profiles and server logs.
 type runOptions struct {
 	// profileDir, when set, receives a CPU profile of each measured batch, named
 	// <row>-r<round>.pprof: the whole process (server, workers, client) while that row ran.
@@ -147,7 +146,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	}
 	defer c.Close()
 
-	b := &bench{cfg: cfg, srv: srv, c: c, rawQueue: "bench-raw", fsQueue: "bench-flowstate", defs: newFlowstateDefs(), log: progress}
+	b := &bench{cfg: cfg, srv: srv, c: c, rawQueue: "bench-raw", fsQueue: "bench-flowstate", defs: newFlowstateDefs()}
 
 	// Both workers have the SDK's default options: the raw one is a plain SDK worker, the
 	// flowstate one a worker.New worker with flowstate's interceptors.
