@@ -29,7 +29,9 @@
 //     run's state does not change and the hooks after it still run.
 //   - Durable (beyond Prefect): every hook call is a Temporal activity (type "flowstate.hook")
 //     scheduled from workflow code, with its own retry policy (Options; DefaultRetryPolicy when
-//     none is set), on a context that survives cancellation of the run. A hook whose worker dies
+//     none is set), on a context that survives cancellation of the run. Short hooks may run as
+//     local activities instead (ModeLocal): one history event each, as durable, run by the
+//     worker that runs the flow. A hook whose worker dies
 //     is retried on another worker after its heartbeat timeout. Each call carries an idempotency
 //     key (CallInfo.IdempotencyKey), the same for every attempt, so a hook with an external
 //     effect can make it happen once.

@@ -42,8 +42,8 @@ func ExampleHistory_Timeline() {
 		return &s
 	}
 	h := hooks.History{Flow: "failing-flow", WorkflowID: "wf-1", Entries: []hooks.Entry{
-		{Seq: 1, Kind: hooks.KindFlow, Run: "wf-1", Name: "failing-flow", State: st(hooks.Running, "Running", 0), Time: t0},
-		{Seq: 2, Kind: hooks.KindFlow, Run: "wf-1", Name: "failing-flow", State: st(hooks.Failed, "Failed", time.Second), Time: t0.Add(time.Second)},
+		{Seq: 1, Kind: hooks.KindFlow, Run: "wf-1", Name: "failing-flow", State: st(hooks.Running, "Running", 0)},
+		{Seq: 2, Kind: hooks.KindFlow, Run: "wf-1", Name: "failing-flow", State: st(hooks.Failed, "Failed", time.Second)},
 		{Seq: 3, Kind: hooks.KindFlow, Run: "wf-1", Name: "failing-flow", Time: t0.Add(2 * time.Second),
 			Hook: &hooks.HookResult{Hook: "notify-slack", Event: hooks.OnFailure, Status: hooks.HookCompleted}},
 	}}

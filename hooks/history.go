@@ -55,8 +55,17 @@ type Entry struct {
 	State *State `json:"state,omitempty"`
 	// Hook is the outcome of a hook call, recorded at Time.
 	Hook *HookResult `json:"hook,omitempty"`
-	// Time is when the entry was recorded (workflow time).
-	Time time.Time `json:"time"`
+	// Time is when a hook call ended (workflow time); zero for a state, whose own Timestamp says
+	// when it was entered. Use At for either.
+	Time time.Time `json:"time,omitzero"`
+}
+
+// At returns when the entry happened: its state's timestamp, or when its hook call ended.
+func (e Entry) At() time.Time {
+	if e.State != nil {
+		return e.State.Timestamp
+	}
+	return e.Time
 }
 
 // History is the state history of one flow run: every transition of the flow and of its task
@@ -131,10 +140,10 @@ func (h History) Timeline() string {
 	var b strings.Builder
 	var start time.Time
 	if len(h.Entries) > 0 {
-		start = h.Entries[0].Time
+		start = h.Entries[0].At()
 	}
 	for _, e := range h.Entries {
-		offset := e.Time.Sub(start).Round(time.Millisecond)
+		offset := e.At().Sub(start).Round(time.Millisecond)
 		who := string(e.Kind)
 		if e.Kind == KindFlow {
 			who += " " + e.Name

@@ -88,7 +88,29 @@ type Options struct {
 	// TaskQueue is the task queue the hook runs on.
 	// default: the task queue of the run's workflow
 	TaskQueue string
+	// Mode says whether the hook runs as an activity or a local activity.
+	// default: the worker's HookDefaults.Mode, else ModeActivity
+	Mode Mode
 }
+
+// Mode is how a hook call runs.
+type Mode int
+
+const (
+	// ModeDefault leaves the choice to the worker's defaults (ModeActivity unless they say otherwise).
+	ModeDefault Mode = iota
+	// ModeActivity runs the hook as an activity: any worker of the task queue may run it, it is
+	// visible in the Web UI as an activity, and it costs three history events, plus the workflow
+	// task that resumes the run after it.
+	ModeActivity
+	// ModeLocal runs the hook as a local activity, for short hooks: in the worker running the
+	// flow, within the workflow task that entered the state, recorded as one MarkerRecorded event.
+	// It is as durable: a worker that dies mid-hook fails its workflow task, and the worker that
+	// takes the run over runs the hook again (with the same idempotency key). A hook that outlives
+	// the workflow task timeout (10 s by default) holds the run's workflow task meanwhile; keep long
+	// hooks in ModeActivity. A hook on another task queue than the run's always runs as an activity.
+	ModeLocal
+)
 
 // DefaultRetryPolicy is the retry policy of a hook that sets none: ten attempts over about four
 // minutes, then the hook gives up and the failure is recorded in the run's history.
@@ -129,12 +151,21 @@ func (o Options) WithDefaults(d Options) Options {
 	if o.TaskQueue == "" {
 		o.TaskQueue = d.TaskQueue
 	}
+	if o.Mode == ModeDefault {
+		o.Mode = d.Mode
+	}
+	if o.Mode == ModeDefault {
+		o.Mode = ModeActivity
+	}
 	return o
 }
 
 func (o Options) validate() error {
 	if o.StartToCloseTimeout < 0 || o.HeartbeatTimeout < 0 {
 		return fmt.Errorf("timeouts must not be negative")
+	}
+	if o.Mode < ModeDefault || o.Mode > ModeLocal {
+		return fmt.Errorf("unknown mode %d", o.Mode)
 	}
 	if p := o.RetryPolicy; p != nil {
 		if p.MaximumAttempts < 0 || p.InitialInterval < 0 || p.MaximumInterval < 0 || p.BackoffCoefficient < 0 {

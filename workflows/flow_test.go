@@ -316,3 +316,31 @@ func TestHistoryQueryWhileOpen(t *testing.T) {
 }
 
 var _ = context.Background
+
+// Hooks in ModeLocal (local activities) follow the same rules: order, one call per event, a
+// failing hook recorded while the next still runs.
+func TestLocalModeHooks(t *testing.T) {
+	j := &journal{}
+	local := func(h hooks.FlowHook) hooks.FlowHook { return h.WithOptions(hooks.Options{Mode: hooks.ModeLocal}) }
+	f := adapter.NewFlow("local-hooks", func(ctx workflow.Context, _ empty) (empty, error) {
+		return empty{}, errors.New("oops!")
+	}, adapter.FlowOptions{
+		Retries:   1,
+		OnRunning: []hooks.FlowHook{local(j.flowHook("on-run", nil))},
+		OnFailure: []hooks.FlowHook{local(j.flowHook("raises", errors.New("hook exploded"))), local(j.flowHook("notify", nil))},
+	})
+	env := newEnv(t, worker.Options{Flows: flows(f)})
+	env.ExecuteFlow(f, nil)
+	require.ErrorContains(t, env.GetWorkflowError(), "oops!")
+	require.Equal(t, []string{
+		"on-run on_running Running",
+		"on-run on_running Retrying",
+		"raises on_failure Failed",
+		"raises on_failure Failed",
+		"notify on_failure Failed",
+	}, j.Lines())
+	results := env.History().Hooks()
+	require.Len(t, results, 4)
+	require.Equal(t, hooks.HookFailed, results[2].Status)
+	require.Equal(t, hooks.HookCompleted, results[3].Status)
+}

@@ -47,7 +47,7 @@ func (r *recorder) flowEntry(ctx workflow.Context, id, name string, st hooks.Sta
 		workflow.GetLogger(ctx).Error("flowstate: unexpected flow transition", "run", id, "error", err)
 	}
 	r.history.State = st
-	r.add(hooks.Entry{Kind: hooks.KindFlow, Run: id, Name: name, State: &st, Time: workflow.Now(ctx)})
+	r.add(hooks.Entry{Kind: hooks.KindFlow, Run: id, Name: name, State: &st})
 }
 
 // runEntry records a transition of a task or subflow run.
@@ -59,7 +59,7 @@ func (r *recorder) runEntry(ctx workflow.Context, kind hooks.Kind, run, name str
 		workflow.GetLogger(ctx).Error("flowstate: unexpected transition", "run", run, "error", err)
 	}
 	r.last[run] = st
-	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st, Time: workflow.Now(ctx)})
+	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st})
 }
 
 // hookEntry records the outcome of a hook call.

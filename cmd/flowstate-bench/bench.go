@@ -18,6 +18,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/devserver"
 	"github.com/flowstate/flowstate/worker"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	// NoSweeper turns the flowstate worker's crash sweeper off. It runs by default, because the
 	// hooks flow has on_crashed hooks, as it would on a user's worker.
 	NoSweeper bool `json:"no_sweeper,omitempty"`
+	// LocalHooks runs every hook as a local activity (hooks.ModeLocal): one marker event per hook.
+	LocalHooks bool `json:"local_hooks,omitempty"`
 	// ServerConfig are Temporal dynamic config values the server starts with, over the dev
 	// server's defaults.
 	ServerConfig map[string]any `json:"server_config,omitempty"`
@@ -155,8 +158,9 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	registerRaw(raw)
 	fs, err := worker.New(c, b.fsQueue, worker.Options{
 		Flows: b.defs.flows(), Tasks: b.defs.tasks(), Worker: wopts,
-		Sweeper: worker.SweeperOptions{Disabled: cfg.NoSweeper},
-		Logger:  slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Sweeper:      worker.SweeperOptions{Disabled: cfg.NoSweeper},
+		HookDefaults: hookDefaults(cfg),
+		Logger:       slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, err
@@ -407,4 +411,12 @@ func (q *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (q *quietHandler) WithGroup(g string) slog.Handler {
 	return &quietHandler{h: q.h.WithGroup(g), silent: q.silent}
+}
+
+// hookDefaults are the flowstate worker's hook defaults: local activities with -local-hooks.
+func hookDefaults(cfg Config) hooks.Options {
+	if cfg.LocalHooks {
+		return hooks.Options{Mode: hooks.ModeLocal}
+	}
+	return hooks.Options{}
 }

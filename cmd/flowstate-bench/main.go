@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	serverConfig := dynamicConfigFlag{}
 	fs.Var(serverConfig, "server-config", "a Temporal dynamic config value for the server, key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=1000")
+	localHooks := fs.Bool("local-hooks", false, "run every hook as a local activity (hooks.ModeLocal): one marker event per hook instead of an activity")
 	noSweeper := fs.Bool("no-sweeper", false, "turn the flowstate worker's crash sweeper off (it runs because the hooks flow has on_crashed hooks)")
 	serverLog := fs.String("server-log", "", "show the Temporal server's logs on stderr at this level: debug, info, warn or error")
 	profileDir := fs.String("cpuprofile-dir", "", "write a CPU profile of each measured batch to this directory, as <row>-r<round>.pprof (the whole process: server, workers and client); merge a row's with go tool pprof -proto")
@@ -91,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Rows = strings.Split(*rows, ",")
 	}
 	cfg.NoSweeper = *noSweeper
+	cfg.LocalHooks = *localHooks
 	if len(serverConfig) > 0 {
 		cfg.ServerConfig = serverConfig
 	}

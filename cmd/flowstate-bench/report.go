@@ -381,6 +381,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if c.NoSweeper {
 		fmt.Fprintf(w, "crash sweeper off\n")
 	}
+	if c.LocalHooks {
+		fmt.Fprintf(w, "hooks run as local activities (-local-hooks)\n")
+	}
 	if len(c.ServerConfig) > 0 {
 		fmt.Fprintf(w, "server dynamic config over the dev defaults: %s\n", dynamicConfigFlag(c.ServerConfig))
 	}

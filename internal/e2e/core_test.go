@@ -187,3 +187,36 @@ var _ = temporal.NewApplicationError
 func activityOptions(name string) activity.RegisterOptions {
 	return activity.RegisterOptions{Name: name}
 }
+
+// Each fired hook costs one activity's worth of history, or one marker event in ModeLocal.
+func TestHookHistoryCost(t *testing.T) {
+	noop := func(context.Context, hooks.FlowCall) error { return nil }
+	count := map[hooks.Mode]int{}
+	for _, mode := range []hooks.Mode{hooks.ModeActivity, hooks.ModeLocal} {
+		done := hooks.NewFlowHook("cost-done", noop, hooks.Options{Mode: mode})
+		started := hooks.NewFlowHook("cost-running", noop, hooks.Options{Mode: mode})
+		task := adapter.NewTask("cost-noop", func(ctx context.Context, n int) (int, error) { return n, nil })
+		withHooks := adapter.NewFlow("cost-hooks", func(ctx workflow.Context, n int) (int, error) { return task.Run(ctx, n) },
+			adapter.FlowOptions{OnRunning: []hooks.FlowHook{started}, OnCompletion: []hooks.FlowHook{done}})
+		without := adapter.NewFlow("cost-none", func(ctx workflow.Context, n int) (int, error) { return task.Run(ctx, n) })
+		c, tq := startWorker(t, worker.Options{Flows: []adapter.AnyFlow{withHooks, without}, Tasks: []adapter.AnyTask{task}})
+		a, err := withHooks.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, 1)
+		require.NoError(t, err)
+		_, err = a.Get(t.Context())
+		require.NoError(t, err)
+		b, err := without.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, 1)
+		require.NoError(t, err)
+		_, err = b.Get(t.Context())
+		require.NoError(t, err)
+		h, err := a.History(t.Context())
+		require.NoError(t, err)
+		require.Len(t, h.Hooks(), 2)
+		with, none := events(t, c, a.ID()), events(t, c, b.ID())
+		perHook := float64(len(with)-len(none)) / 2
+		t.Logf("%s: %d events with 2 hooks, %d without: %.1f events per hook\n%v", modeName(mode), len(with), len(none), perHook, with)
+		count[mode] = len(with) - len(none)
+	}
+	// An awaited activity is its three events and the workflow task that resumes the run.
+	require.Equal(t, 2*6, count[hooks.ModeActivity])
+	require.Equal(t, 2*1, count[hooks.ModeLocal])
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -18,8 +19,22 @@ import (
 )
 
 // A flow using every workflow-side feature runs on a real server; its history then replays
-// through flowstate's interceptors without a non-determinism error.
+// through flowstate's interceptors without a non-determinism error — with hooks as activities, and
+// as local activities (scheduled from an interceptor: sdk-go issue 828 is about replaying those).
 func TestReplayIsDeterministic(t *testing.T) {
+	for _, mode := range []hooks.Mode{hooks.ModeActivity, hooks.ModeLocal} {
+		t.Run(modeName(mode), func(t *testing.T) { testReplay(t, mode) })
+	}
+}
+
+func modeName(m hooks.Mode) string {
+	if m == hooks.ModeLocal {
+		return "local-hooks"
+	}
+	return "activity-hooks"
+}
+
+func testReplay(t *testing.T, mode hooks.Mode) {
 	noop := func(context.Context, hooks.TaskCall) error { return nil }
 	onRun := hooks.NewTaskHook("replay-on-run", noop)
 	onDone := hooks.NewFlowHook("replay-done", func(context.Context, hooks.FlowCall) error { return nil })
@@ -57,7 +72,8 @@ func TestReplayIsDeterministic(t *testing.T) {
 	}, adapter.FlowOptions{Retries: 1, RetryDelay: adapter.FixedDelay(10 * time.Millisecond), Timeout: time.Minute,
 		OnCompletion: []hooks.FlowHook{onDone, failing}})
 
-	opts := worker.Options{Flows: []adapter.AnyFlow{parent, child}, Tasks: []adapter.AnyTask{task, plainTask}}
+	opts := worker.Options{Flows: []adapter.AnyFlow{parent, child}, Tasks: []adapter.AnyTask{task, plainTask},
+		HookDefaults: hooks.Options{Mode: mode}}
 	c, tq := startWorker(t, opts)
 	run, err := parent.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, 5)
 	require.NoError(t, err)
@@ -67,6 +83,17 @@ func TestReplayIsDeterministic(t *testing.T) {
 
 	full := fetchHistory(t, c, run.ID(), run.RunID())
 	t.Logf("replaying %d events", len(full.GetEvents()))
+	markers := 0
+	for _, e := range full.GetEvents() {
+		if e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED {
+			markers++
+		}
+	}
+	if mode == hooks.ModeLocal {
+		require.Greater(t, markers, 4, "local hooks leave markers")
+	} else {
+		require.Zero(t, markers)
+	}
 
 	setup, err := worker.NewSetup(opts, true)
 	require.NoError(t, err)
