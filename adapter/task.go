@@ -138,12 +138,14 @@ func (t *Task[I, O]) Submit(ctx workflow.Context, input I) *Future[O] {
 	if err := t.Err(); err != nil {
 		return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), "flowstate.InvalidTask", err))
 	}
-	params, err := json.Marshal(input)
-	if err != nil {
-		err = fmt.Errorf("flowstate: task %q: input is not serialisable as JSON: %w", t.name, err)
-		return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), "flowstate.InvalidInput", err))
+	if opts.HasHooks() { // only hooks see a task run's parameters
+		params, err := json.Marshal(input)
+		if err != nil {
+			err = fmt.Errorf("flowstate: task %q: input is not serialisable as JSON: %w", t.name, err)
+			return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), "flowstate.InvalidInput", err))
+		}
+		call.Parameters = params
 	}
-	call.Parameters = params
 	if run := flowctx.RunFrom(ctx); run != nil {
 		call.ID = run.NextID(t.name)
 	}

@@ -55,7 +55,10 @@ func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) *tas
 			return nil
 		}
 		t.opts = opts
-		t.call = &flowctx.Call{ID: ao.ActivityID, Options: opts, Parameters: parameters(args)}
+		t.call = &flowctx.Call{ID: ao.ActivityID, Options: opts}
+		if opts.HasHooks() { // only hooks see a task run's parameters
+			t.call.Parameters = parameters(args)
+		}
 		t.policy = serverPolicy(ao.RetryPolicy)
 	}
 	if t.call.ID == "" {
