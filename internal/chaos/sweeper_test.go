@@ -81,7 +81,7 @@ var (
 	}
 	terminateAfterKills = scenario{
 		name:     "12. terminate after 3 workers were SIGKILLed in turn",
-		expected: "on_crashed once, within 10 s, with the 4th worker up",
+		expected: "on_crashed once, within 20 s, with the 4th worker up",
 		expect:   map[string]int{flowCrashed: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			for range 3 {
@@ -97,7 +97,10 @@ var (
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
 			e.crashHandler(id, e.runID(id))
 			r.delay(delay)
-			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination with worker pid %d up", b.pid)
+			// The sweeper fails over first (its 5 s heartbeat timeout, then a retry): about 6 s, up to
+			// 9.5 s seen with six scenarios sharing two cores. The 10 s is for a terminate with
+			// a worker up all along (scenario 4); here the bound leaves room for a loaded CI machine.
+			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.pid)
 			r.observe("on_crashed %s after terminate", delay.Round(10*time.Millisecond))
 		},
 	}
@@ -335,7 +338,7 @@ var (
 var (
 	killSweeperWorker = scenario{
 		name:     "20. two workers; SIGKILL the one running the sweeper, then terminate",
-		expected: "on_crashed once, within 10 s, by the other worker",
+		expected: "on_crashed once, within 20 s, by the other worker",
 		expect:   map[string]int{flowCrashed: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
@@ -359,7 +362,10 @@ var (
 			r.observe("sweeper resumed on the other worker %s after the kill; crash handler started %s after terminate; on_crashed %s after terminate, on pid %d",
 				act.GetLastStartedTime().AsTime().Sub(killed).Round(10*time.Millisecond),
 				handler.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(terminated).Round(10*time.Millisecond), delay.Round(10*time.Millisecond), eff.PID)
-			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination with worker pid %d up", b.pid)
+			// The sweeper fails over first (its 5 s heartbeat timeout, then a retry): about 6 s, up to
+			// 9.5 s seen with six scenarios sharing two cores. The 10 s is for a terminate with
+			// a worker up all along (scenario 4); here the bound leaves room for a loaded CI machine.
+			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.pid)
 		},
 	}
 	terminateBeforeAnyWorker = scenario{
