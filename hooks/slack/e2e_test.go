@@ -114,9 +114,6 @@ func (c *corpus) value(t *testing.T, fd protoreflect.FieldDescriptor, v protoref
 // a webhook, a bot token, a revoked webhook and a rate-limited webhook. It then reads the run's
 // whole workflow history and the worker's log and finds no secret value in them.
 func TestEndToEndSecretsStayOutOfHistory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal server")
-	}
 	start := time.Now()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	t.Logf("server up in %s", time.Since(start).Round(time.Millisecond))

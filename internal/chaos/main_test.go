@@ -64,6 +64,13 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "chaos: stopping the Temporal server:", err)
 	}
 	printTable(os.Stdout)
+	if dir := os.Getenv("FLOWSTATE_REPORT_DIR"); dir != "" {
+		// go test hides what a passing package prints: CI prints this file instead.
+		if f, err := os.Create(filepath.Join(dir, "chaos.txt")); err == nil {
+			printTable(f)
+			_ = f.Close()
+		}
+	}
 	return code
 }
 
