@@ -281,13 +281,18 @@ func play(t *testing.T, sc scenario, r *row) (*env, string) {
 	return e, id
 }
 
-func TestScenarios(t *testing.T) {
-	for _, sc := range []scenario{killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown} {
+// playAll plays each scenario as a parallel subtest, with its row in the table.
+func playAll(t *testing.T, list ...scenario) {
+	for _, sc := range list {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			play(t, sc, newRow(t, sc.name, sc.expected))
 		})
 	}
+}
+
+func TestScenarios(t *testing.T) {
+	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown)
 	t.Run("8. SEED example 2 (crashcleanup)", func(t *testing.T) {
 		t.Parallel()
 		r := newRow(t, "8. SEED example 2 end to end", "job recorded on the run, task panics, on_crashed deletes the job")

@@ -131,12 +131,7 @@ var (
 )
 
 func TestSweeper(t *testing.T) {
-	for _, sc := range []scenario{reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate, longWorkflowIDs} {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			play(t, sc, newRow(t, sc.name, sc.expected))
-		})
-	}
+	playAll(t, reset, runTimeoutRetried, terminateAfterKills, killMidCrashHook, cancelAllDown, stopMidTaskRetry, killSweeperWorker, terminateBeforeAnyWorker, dataSignalledBeforeTerminate, longWorkflowIDs)
 
 	t.Run("14. batch terminate of the queue", func(t *testing.T) {
 		t.Parallel()
