@@ -229,7 +229,7 @@ func (f *Flow[I, O]) subflow(ctx workflow.Context, input I) (O, hooks.State, err
 	}
 	params, err := json.Marshal(input)
 	if err != nil {
-		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("flowstate: subflow %q: input is not serialisable as JSON: %v", f.name, err), "flowstate.InvalidInput", err)
+		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("flowstate: subflow %q: input is not serialisable as JSON: %v", f.name, err), names.ErrTypeInvalidInput, err)
 		return out, classify.Attempt(err, workflow.Now(ctx), 0).State, err
 	}
 	call.Parameters = params

@@ -13,6 +13,7 @@ import (
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/classify"
 	"github.com/flowstate/flowstate/internal/flowctx"
+	"github.com/flowstate/flowstate/internal/names"
 )
 
 // Task is a task definition: a function of a context.Context and a typed input, run as the
@@ -142,7 +143,7 @@ func (t *Task[I, O]) Submit(ctx workflow.Context, input I) *Future[O] {
 		params, err := json.Marshal(input)
 		if err != nil {
 			err = fmt.Errorf("flowstate: task %q: input is not serialisable as JSON: %w", t.name, err)
-			return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), "flowstate.InvalidInput", err))
+			return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), names.ErrTypeInvalidInput, err))
 		}
 		call.Parameters = params
 	}

@@ -178,13 +178,3 @@ func (s *Setup) Register(r Registrar, hookRunner func(ctx context.Context, inv h
 // CrashFlows returns the workflow types whose on_crashed hooks the crash sweeper runs when a run
 // is terminated or times out on the server, sorted.
 func (s *Setup) CrashFlows() []string { return append([]string(nil), s.crashFlows...) }
-
-// FlowNames returns the names of the flows, sorted.
-func (s *Setup) FlowNames() []string {
-	names := make([]string, 0, len(s.flows))
-	for _, f := range s.flows {
-		names = append(names, f.Name())
-	}
-	sort.Strings(names)
-	return names
-}

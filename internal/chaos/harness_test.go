@@ -194,6 +194,15 @@ func (e *env) startFlow(id string, in chaosflows.Input) *adapter.FlowRunHandle[s
 	return h
 }
 
+// startFlowInTask starts a flow run and waits until its task is running (its marker is written):
+// the moment the kill scenarios strike.
+func (e *env) startFlowInTask(id string, in chaosflows.Input) *adapter.FlowRunHandle[string] {
+	e.t.Helper()
+	h := e.startFlow(id, in)
+	e.waitMarker(id, chaosflows.TaskStarted)
+	return h
+}
+
 // cli runs the real temporal CLI against the server and requires it to succeed.
 func (e *env) cli(args ...string) string {
 	e.t.Helper()

@@ -46,8 +46,7 @@ var (
 		expect:   map[string]int{flowCrashed: 1, taskCrashed: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
 			a.kill()
 			killed := time.Now()
 			e.startWorker()
@@ -68,8 +67,7 @@ var (
 		expect:   map[string]int{flowCompletion: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			run := e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
 			a.kill()
 			killed := time.Now()
 			b := e.startWorker()
@@ -92,8 +90,7 @@ var (
 		expect:   map[string]int{flowCompletion: 1, taskRunning: 2},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			run := e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetryRunning})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetryRunning})
 			a.kill()
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
@@ -147,8 +144,7 @@ var (
 		expect:   map[string]int{flowCrashed: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "volume-" + id})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "volume-" + id})
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
@@ -193,8 +189,7 @@ var (
 		expect:   map[string]int{flowCancellation: 1, taskCancellation: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
 			e.cli("workflow", "cancel", "--workflow-id", id)
 			status, err := e.waitClosed(id)
 			require.Error(t, err)
@@ -249,8 +244,7 @@ var (
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
 			resource := "bucket-" + id
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: resource})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: resource})
 			a.kill()
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test, no worker up")
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, e.status(id))

@@ -31,8 +31,7 @@ var (
 		expect:   map[string]int{flowCancellation: 1, taskCancellation: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
 			oldRun := e.runID(id)
 			require.NoError(t, os.Remove(chaosflows.MarkerPath(e.dir, id, chaosflows.TaskStarted)))
 			e.cli("workflow", "reset", "--workflow-id", id, "--type", "FirstWorkflowTask", "--reason", "chaos reset")
@@ -90,8 +89,7 @@ var (
 				p.kill()
 			}
 			b := e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
@@ -110,8 +108,7 @@ var (
 		expect:   map[string]int{flowCrashed: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock, BlockHook: flowCrashed})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, BlockHook: flowCrashed})
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			e.waitMarker(id, chaosflows.HookBlocked)
 			a.kill()
@@ -288,8 +285,7 @@ var cancelAllDown = scenario{
 	expect:   map[string]int{flowCancellation: 1, taskCrashed: 1},
 	run: func(t *testing.T, e *env, r *row, id string) {
 		a := e.startWorker()
-		e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-		e.waitMarker(id, chaosflows.TaskStarted)
+		e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
 		a.kill()
 		e.cli("workflow", "cancel", "--workflow-id", id)
 		e.startWorker()
@@ -314,8 +310,7 @@ var (
 		expect:   map[string]int{flowCompletion: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
-			run := e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
-			e.waitMarker(id, chaosflows.TaskStarted)
+			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
 			a.stop(t)
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
@@ -387,8 +382,7 @@ var dataSignalledBeforeTerminate = scenario{
 	expect:   map[string]int{flowCrashed: 1},
 	run: func(t *testing.T, e *env, r *row, id string) {
 		a := e.startWorker()
-		e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "from-flow"})
-		e.waitMarker(id, chaosflows.TaskStarted)
+		e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "from-flow"})
 		a.kill()
 		// What a task on another worker does with adapter.SetRunDataFromTask.
 		e.cli("workflow", "signal", "--workflow-id", id, "--name", names.SignalData, "--input", `{"key":"from-task","value":"signalled"}`)

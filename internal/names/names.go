@@ -18,14 +18,10 @@ const (
 	SignalData = "flowstate.data"
 	// SAState is the Keyword search attribute holding a flow run's current state name.
 	SAState = "FlowState"
-	// SAStateType is the Keyword search attribute holding a flow run's current state type.
-	SAStateType = "FlowStateType"
 	// HookActivity is the activity type that runs hooks.
 	HookActivity = "flowstate.hook"
 	// HeaderAttempt is the header carrying a task attempt that the workflow schedules itself.
 	HeaderAttempt = "flowstate-attempt"
-	// HeaderTaskRun is the header carrying the task run ID of a workflow-driven attempt.
-	HeaderTaskRun = "flowstate-task-run"
 )
 
 // Error types flowstate gives the Temporal application errors it creates.
@@ -34,7 +30,6 @@ const (
 	ErrTypeCrashed      = "flowstate.Crashed"
 	ErrTypeTimedOut     = "flowstate.TimedOut"
 	ErrTypeInvalidInput = "flowstate.InvalidInput"
-	ErrTypeNoRetry      = "flowstate.RetryConditionFalse"
 )
 
 // CrashHandlerID returns the workflow ID of the crash handler of one dead flow run: the workflow
