@@ -17,6 +17,7 @@ import (
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/hooks/secrets"
 	"github.com/flowstate/flowstate/hooks/slack"
+	"github.com/flowstate/flowstate/internal/fakeslack"
 	"github.com/flowstate/flowstate/testsuite"
 	"github.com/flowstate/flowstate/worker"
 )
@@ -69,10 +70,10 @@ func hookResult(t *testing.T, env *testsuite.Env, name string) hooks.HookResult 
 }
 
 func TestSeedFlowWebhook(t *testing.T) {
-	fake := newFakeSlack(t)
-	url := fake.webhookServer()
-	env := runSeed(t, secrets.Map{webhookName: url}, seedInput{Name: "run"},
-		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: webhookName, UIBaseURL: "https://temporal.example.com"}))
+	fake := fakeslack.New(t)
+	url := fake.WebhookServer()
+	env := runSeed(t, secrets.Map{fakeslack.WebhookName: url}, seedInput{Name: "run"},
+		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: fakeslack.WebhookName, UIBaseURL: "https://temporal.example.com"}))
 
 	// The hook ran once, after the last retry, for the Failed state.
 	calls := env.CallsOf("notify-slack")
@@ -83,9 +84,9 @@ func TestSeedFlowWebhook(t *testing.T) {
 	require.NoError(t, calls[0].Err)
 	require.Equal(t, hooks.HookCompleted, hookResult(t, env, "notify-slack").Status)
 
-	reqs := fake.requests()
+	reqs := fake.Requests()
 	require.Len(t, reqs, 1)
-	got := reqs[0].webhook
+	got := reqs[0].Webhook
 	h := env.History()
 	ns := calls[0].FlowRun.Namespace
 	require.NotEmpty(t, ns)
@@ -120,33 +121,33 @@ func TestSeedFlowWebhook(t *testing.T) {
 }
 
 func TestSeedFlowBotToken(t *testing.T) {
-	fake := newFakeSlack(t)
-	cfg := slack.Config{TokenSecret: tokenName, Channel: alertChannel, APIURL: fake.apiServer()}
-	env := runSeed(t, secrets.Map{tokenName: botToken}, seedInput{Name: "run"}, slack.FlowHook("notify-bot", cfg))
+	fake := fakeslack.New(t)
+	cfg := slack.Config{TokenSecret: fakeslack.TokenName, Channel: fakeslack.AlertChannel, APIURL: fake.APIServer()}
+	env := runSeed(t, secrets.Map{fakeslack.TokenName: fakeslack.BotToken}, seedInput{Name: "run"}, slack.FlowHook("notify-bot", cfg))
 
 	require.Len(t, env.CallsOf("notify-bot"), 1)
 	require.Equal(t, hooks.HookCompleted, hookResult(t, env, "notify-bot").Status)
-	reqs := fake.requests()
+	reqs := fake.Requests()
 	require.Len(t, reqs, 1)
-	require.Equal(t, "/chat.postMessage", reqs[0].path)
-	require.Equal(t, botToken, reqs[0].token)
-	require.Equal(t, alertChannel, reqs[0].form.Get("channel"))
-	require.Contains(t, reqs[0].form.Get("text"), "Your job nightly run entered Failed with message:\n\noops!")
-	require.Contains(t, reqs[0].form.Get("blocks"), "Flow run *nightly run* entered *Failed*")
-	require.Contains(t, reqs[0].form.Get("attachments"), `"color":"#E01E5A"`)
+	require.Equal(t, "/chat.postMessage", reqs[0].Path)
+	require.Equal(t, fakeslack.BotToken, reqs[0].Token)
+	require.Equal(t, fakeslack.AlertChannel, reqs[0].Form.Get("channel"))
+	require.Contains(t, reqs[0].Form.Get("text"), "Your job nightly run entered Failed with message:\n\noops!")
+	require.Contains(t, reqs[0].Form.Get("blocks"), "Flow run *nightly run* entered *Failed*")
+	require.Contains(t, reqs[0].Form.Get("attachments"), `"color":"#E01E5A"`)
 }
 
 func TestTemplateOverride(t *testing.T) {
-	fake := newFakeSlack(t)
+	fake := fakeslack.New(t)
 	cfg := slack.Config{
-		WebhookSecret: webhookName,
+		WebhookSecret: fakeslack.WebhookName,
 		Template:      `<!here> {{.FlowName}}/{{.Name}}: {{.State}} ({{.StateType}}) after attempt {{.Attempt}}: {{.Message}} [{{join .Tags "|"}}] {{.Params.name}} <{{.URL}}|open>`,
 	}
-	env := runSeed(t, secrets.Map{webhookName: fake.webhookServer()}, seedInput{Name: "x"}, slack.FlowHook("notify-slack", cfg))
+	env := runSeed(t, secrets.Map{fakeslack.WebhookName: fake.WebhookServer()}, seedInput{Name: "x"}, slack.FlowHook("notify-slack", cfg))
 
 	h := env.History()
 	ns := env.CallsOf("notify-slack")[0].FlowRun.Namespace
-	got := fake.requests()[0].webhook
+	got := fake.Requests()[0].Webhook
 	require.Equal(t, "<!here> failing-flow/nightly x: Failed (FAILED) after attempt 2: oops! [etl|seed] x "+
 		"<http://localhost:8233/namespaces/"+ns+"/workflows/"+h.WorkflowID+"/"+h.RunID+"/history|open>", got.Text)
 	require.Nil(t, got.Blocks)
@@ -154,12 +155,12 @@ func TestTemplateOverride(t *testing.T) {
 }
 
 func TestHostileRunNameIsEscaped(t *testing.T) {
-	fake := newFakeSlack(t)
-	env := runSeed(t, secrets.Map{webhookName: fake.webhookServer()}, seedInput{Name: hostile},
-		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: webhookName}))
+	fake := fakeslack.New(t)
+	env := runSeed(t, secrets.Map{fakeslack.WebhookName: fake.WebhookServer()}, seedInput{Name: hostile},
+		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: fakeslack.WebhookName}))
 	require.Equal(t, "nightly "+hostile, env.CallsOf("notify-slack")[0].FlowRun.Name)
 
-	got := fake.requests()[0].webhook
+	got := fake.Requests()[0].Webhook
 	requireNoRawMarkup(t, got.Text)
 	require.Contains(t, got.Text, "Your job nightly &lt;!channel&gt; &lt;https://evil.example|click here&gt; &lt;@U123&gt; &amp;amp; entered Failed")
 	// The only link in the text is the one to the UI.
@@ -190,14 +191,14 @@ func TestRateLimitedThenDelivered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := newFakeSlack(t,
-				answer{status: http.StatusTooManyRequests, headers: map[string]string{"Retry-After": tt.retryAfter}},
-				answer{status: http.StatusOK, body: "ok"})
-			f := seedFlow(slack.FlowHook("notify-slack", slack.Config{WebhookSecret: webhookName}, fastRetries))
-			env := testsuite.NewEnv(t, worker.Options{Flows: []adapter.AnyFlow{f}, Secrets: secrets.Map{webhookName: fake.webhookServer()}})
+			fake := fakeslack.New(t,
+				fakeslack.Answer{Status: http.StatusTooManyRequests, Headers: map[string]string{"Retry-After": tt.retryAfter}},
+				fakeslack.Answer{Status: http.StatusOK, Body: "ok"})
+			f := seedFlow(slack.FlowHook("notify-slack", slack.Config{WebhookSecret: fakeslack.WebhookName}, fastRetries))
+			env := testsuite.NewEnv(t, worker.Options{Flows: []adapter.AnyFlow{f}, Secrets: secrets.Map{fakeslack.WebhookName: fake.WebhookServer()}})
 			// Time in the environment is the workflow clock, which skips ahead over timers and
 			// retry delays: read it when each request arrives.
-			fake.now = env.Now
+			fake.Now = env.Now
 			env.ExecuteFlow(f, seedInput{Name: "run"})
 			require.True(t, env.IsWorkflowCompleted())
 
@@ -208,12 +209,12 @@ func TestRateLimitedThenDelivered(t *testing.T) {
 			require.NoError(t, calls[1].Err)
 			require.Equal(t, hooks.HookCompleted, hookResult(t, env, "notify-slack").Status)
 
-			reqs := fake.requests()
+			reqs := fake.Requests()
 			require.Len(t, reqs, 2)
-			gap := reqs[1].at.Sub(reqs[0].at)
+			gap := reqs[1].At.Sub(reqs[0].At)
 			require.GreaterOrEqual(t, gap, tt.wait, "the retry waited for Retry-After, not the 10ms backoff")
 			require.Less(t, gap, tt.wait+time.Second)
-			require.Equal(t, reqs[0].webhook.Text, reqs[1].webhook.Text)
+			require.Equal(t, reqs[0].Webhook.Text, reqs[1].Webhook.Text)
 		})
 	}
 }
@@ -221,22 +222,22 @@ func TestRateLimitedThenDelivered(t *testing.T) {
 func TestPermanentFailuresDoNotRetry(t *testing.T) {
 	tests := []struct {
 		name    string
-		answer  answer
-		secret  string // the secret the hook names; webhookName is the one the worker has
+		answer  fakeslack.Answer
+		secret  string // the secret the hook names; fakeslack.WebhookName is the one the worker has
 		typ     string
 		mention []string
 	}{
-		{name: "revoked webhook 410", answer: answer{status: http.StatusGone}, secret: webhookName,
+		{name: "revoked webhook 410", answer: fakeslack.Answer{Status: http.StatusGone}, secret: fakeslack.WebhookName,
 			typ: slack.ErrorTypeWebhookRevoked, mention: []string{"revoked or removed", "HTTP 410"}},
-		{name: "revoked webhook 404 no_service", answer: answer{status: http.StatusNotFound, body: "no_service"}, secret: webhookName,
+		{name: "revoked webhook 404 no_service", answer: fakeslack.Answer{Status: http.StatusNotFound, Body: "no_service"}, secret: fakeslack.WebhookName,
 			typ: slack.ErrorTypeWebhookRevoked, mention: []string{"no_service"}},
 		{name: "unknown secret", secret: "slack-webhook/typo", typ: slack.ErrorTypeSecret,
 			mention: []string{"FLOWSTATE_SECRET_SLACK_WEBHOOK_TYPO"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := newFakeSlack(t, tt.answer)
-			resolver := secrets.Chain(secrets.Env(), secrets.Map{webhookName: fake.webhookServer()})
+			fake := fakeslack.New(t, tt.answer)
+			resolver := secrets.Chain(secrets.Env(), secrets.Map{fakeslack.WebhookName: fake.WebhookServer()})
 			env := runSeed(t, resolver, seedInput{Name: "run"},
 				slack.FlowHook("notify-slack", slack.Config{WebhookSecret: tt.secret}, fastRetries),
 				hooks.NewFlowHook("after", func(context.Context, hooks.FlowCall) error { return nil }))
@@ -245,9 +246,9 @@ func TestPermanentFailuresDoNotRetry(t *testing.T) {
 			require.Len(t, calls, 1, "exactly one attempt")
 			requireAppError(t, calls[0].Err, tt.typ, false)
 			if tt.typ != slack.ErrorTypeSecret {
-				require.Len(t, fake.requests(), 1)
+				require.Len(t, fake.Requests(), 1)
 			} else {
-				require.Empty(t, fake.requests())
+				require.Empty(t, fake.Requests())
 			}
 
 			// The failure is in the state history, naming the secret; the run's state is
@@ -267,9 +268,9 @@ func TestPermanentFailuresDoNotRetry(t *testing.T) {
 }
 
 func TestTransientFailuresRetryUntilTheyGiveUp(t *testing.T) {
-	fake := newFakeSlack(t, answer{status: http.StatusServiceUnavailable})
-	env := runSeed(t, secrets.Map{webhookName: fake.webhookServer()}, seedInput{Name: "run"},
-		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: webhookName}, fastRetries))
+	fake := fakeslack.New(t, fakeslack.Answer{Status: http.StatusServiceUnavailable})
+	env := runSeed(t, secrets.Map{fakeslack.WebhookName: fake.WebhookServer()}, seedInput{Name: "run"},
+		slack.FlowHook("notify-slack", slack.Config{WebhookSecret: fakeslack.WebhookName}, fastRetries))
 
 	calls := env.CallsOf("notify-slack")
 	require.Len(t, calls, 3, "MaximumAttempts of the hook's retry policy")
@@ -279,12 +280,12 @@ func TestTransientFailuresRetryUntilTheyGiveUp(t *testing.T) {
 	res := hookResult(t, env, "notify-slack")
 	require.Equal(t, hooks.HookFailed, res.Status)
 	require.Contains(t, res.Error, "HTTP 503")
-	require.Contains(t, res.Error, webhookName)
+	require.Contains(t, res.Error, fakeslack.WebhookName)
 }
 
 func TestTaskHook(t *testing.T) {
-	fake := newFakeSlack(t)
-	notify := slack.TaskHook("notify-task", slack.Config{WebhookSecret: webhookName})
+	fake := fakeslack.New(t)
+	notify := slack.TaskHook("notify-task", slack.Config{WebhookSecret: fakeslack.WebhookName})
 	task := adapter.NewTask("fetch", func(ctx context.Context, n int) (int, error) {
 		return 0, errors.New("upstream <!channel> down")
 	}, adapter.TaskOptions{Tags: []string{"io"}, OnFailure: []hooks.TaskHook{notify}})
@@ -293,7 +294,7 @@ func TestTaskHook(t *testing.T) {
 		// The link of a task hook goes to the flow run, in the flow run's namespace.
 		return st.Name + " " + adapter.FlowRunInfo(ctx).Namespace, nil
 	})
-	env := testsuite.NewEnv(t, worker.Options{Flows: []adapter.AnyFlow{f}, Tasks: []adapter.AnyTask{task}, Secrets: secrets.Map{webhookName: fake.webhookServer()}})
+	env := testsuite.NewEnv(t, worker.Options{Flows: []adapter.AnyFlow{f}, Tasks: []adapter.AnyTask{task}, Secrets: secrets.Map{fakeslack.WebhookName: fake.WebhookServer()}})
 	env.ExecuteFlow(f, nil)
 	out, err := testsuite.Result[string](env)
 	require.NoError(t, err)
@@ -303,7 +304,7 @@ func TestTaskHook(t *testing.T) {
 
 	require.Len(t, env.CallsOf("notify-task"), 1)
 	h := env.History()
-	got := fake.requests()[0].webhook
+	got := fake.Requests()[0].Webhook
 	require.Contains(t, got.Text, "Your task fetch#1 of flow run "+h.WorkflowID+" entered Failed with message:")
 	require.Contains(t, got.Text, "upstream &lt;!channel&gt; down")
 	require.Contains(t, got.Text, "<http://localhost:8233/namespaces/"+ns+"/workflows/"+h.WorkflowID+"/"+h.RunID+"/history|the flow run in the UI>")

@@ -1,0 +1,375 @@
+package chaos_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/flowstate/flowstate/adapter"
+	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
+	"github.com/flowstate/flowstate/dev/internal/temporalcli"
+	"github.com/flowstate/flowstate/hooks"
+	"github.com/flowstate/flowstate/workflows"
+)
+
+// sweepInterval is the crash sweeper's interval in the chaos workers.
+const sweepInterval = 500 * time.Millisecond
+
+// wait bounds every wait for something that a correct system does within seconds; running into
+// it fails the test with what was awaited.
+const wait = 2 * time.Minute
+
+var counter atomic.Int64
+
+// env is one scenario's world: a task queue of its own, served by the worker processes it
+// starts, and an effects directory the workers' hooks write into.
+type env struct {
+	t       *testing.T
+	c       client.Client
+	queue   string
+	dir     string        // effects, attempts log, markers
+	jobs    string        // FLOWSTATE_EXAMPLES_DIR of the workers
+	sweep   time.Duration // the crash sweeper's interval in the workers
+	env     []string      // more environment for the workers
+	workers []*proc
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	c, err := server.NewClient(t.Context(), client.Options{})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	e := &env{
+		t: t, c: c,
+		queue: fmt.Sprintf("chaos-%s-%d", unsafe.ReplaceAllString(t.Name(), "."), counter.Add(1)),
+		dir:   t.TempDir(),
+		jobs:  t.TempDir(),
+		sweep: sweepInterval,
+	}
+	t.Cleanup(func() {
+		// Leftover workers die first; their logs are shown when the test failed.
+		for _, p := range e.workers {
+			p.kill()
+		}
+		if t.Failed() {
+			for _, p := range e.workers {
+				t.Logf("log of worker pid %d (%s):\n%s", p.pid, p.state(), tail(p.log.String(), 80))
+			}
+		}
+	})
+	return e
+}
+
+// proc is a chaos worker process.
+type proc struct {
+	cmd  *exec.Cmd
+	pid  int
+	log  *syncBuffer
+	done chan struct{}
+	err  error // Wait's result, once done is closed
+}
+
+// startWorker starts a chaos worker process for the env's queue and waits until it polls for
+// workflow and activity tasks.
+func (e *env) startWorker() *proc {
+	e.t.Helper()
+	cmd := exec.Command(workerBin)
+	cmd.Env = append(os.Environ(),
+		"TEMPORAL_ADDRESS="+server.HostPort(), "TEMPORAL_NAMESPACE="+server.Namespace(),
+		"TEMPORAL_PROFILE=", "TEMPORAL_API_KEY=", "TEMPORAL_TLS=",
+		chaosflows.EnvQueue+"="+e.queue, chaosflows.EnvDir+"="+e.dir,
+		chaosflows.EnvSweepInterval+"="+e.sweep.String(),
+		"FLOWSTATE_EXAMPLES_DIR="+e.jobs)
+	cmd.Env = append(cmd.Env, e.env...)
+	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	require.NoError(e.t, cmd.Start())
+	p.pid = cmd.Process.Pid
+	e.workers = append(e.workers, p)
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	identity := chaosflows.Identity(p.pid)
+	e.until("worker pid "+fmt.Sprint(p.pid)+" polls", func() (bool, error) {
+		select {
+		case <-p.done:
+			return false, fmt.Errorf("worker exited: %v\n%s", p.err, p.log.String())
+		default:
+		}
+		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
+			resp, err := e.c.DescribeTaskQueue(e.t.Context(), e.queue, typ)
+			if err != nil {
+				return false, nil
+			}
+			found := false
+			for _, poller := range resp.GetPollers() {
+				found = found || poller.GetIdentity() == identity
+			}
+			if !found {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return p
+}
+
+// kill SIGKILLs the process, if it still runs, and reaps it.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop sends SIGTERM, as a deploy does, and waits for the process to exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(wait):
+		require.FailNow(t, "worker did not exit after SIGTERM", "pid %d", p.pid)
+	}
+}
+
+func (p *proc) state() string {
+	select {
+	case <-p.done:
+		return fmt.Sprintf("exited: %v", p.err)
+	default:
+		return "running"
+	}
+}
+
+// until polls cond until it holds, failing the test when cond errs or after wait.
+func (e *env) until(what string, cond func() (bool, error)) {
+	e.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		ok, err := cond()
+		require.NoError(e.t, err, "waiting for %s", what)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(e.t, "gave up waiting", "waiting for %s (%s)", what, wait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// workflowID returns a workflow ID of the env's own.
+func (e *env) workflowID(what string) string {
+	return fmt.Sprintf("%s-%s", e.queue, what)
+}
+
+// startFlow starts the chaos flow with the SDK.
+func (e *env) startFlow(id string, in chaosflows.Input) *adapter.FlowRunHandle[string] {
+	e.t.Helper()
+	h, err := chaosflows.Flow.Start(e.t.Context(), e.c, client.StartWorkflowOptions{ID: id, TaskQueue: e.queue}, in)
+	require.NoError(e.t, err)
+	return h
+}
+
+// startFlowInTask starts a flow run and waits until its task is running (its marker is written):
+// the moment the kill scenarios strike.
+func (e *env) startFlowInTask(id string, in chaosflows.Input) *adapter.FlowRunHandle[string] {
+	e.t.Helper()
+	h := e.startFlow(id, in)
+	e.waitMarker(id, chaosflows.TaskStarted)
+	return h
+}
+
+// cli runs the real temporal CLI against the server and requires it to succeed.
+func (e *env) cli(args ...string) string {
+	e.t.Helper()
+	out, err := temporalcli.Run(e.t, server.HostPort(), args...)
+	require.NoError(e.t, err, "temporal %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// waitMarker waits until the flow run's task or hook wrote marker m.
+func (e *env) waitMarker(id string, m chaosflows.Marker) {
+	e.t.Helper()
+	e.until(fmt.Sprintf("marker %s of %s", m, id), func() (bool, error) {
+		return chaosflows.Marked(e.dir, id, m), nil
+	})
+}
+
+// waitClosed waits for the latest run of id to close and returns its Temporal status and error.
+func (e *env) waitClosed(id string) (enumspb.WorkflowExecutionStatus, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), wait)
+	defer cancel()
+	err := e.c.GetWorkflow(ctx, id, "").Get(ctx, nil)
+	require.NoError(e.t, ctx.Err(), "waiting for %s to close", id)
+	return e.status(id), err
+}
+
+func (e *env) status(id string) enumspb.WorkflowExecutionStatus {
+	e.t.Helper()
+	desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), id, "")
+	require.NoError(e.t, err)
+	return desc.GetWorkflowExecutionInfo().GetStatus()
+}
+
+// flowState returns the FlowState search attribute of the latest run of id.
+func (e *env) flowState(id string) string {
+	e.t.Helper()
+	desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), id, "")
+	require.NoError(e.t, err)
+	p, ok := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.SearchAttribute]
+	if !ok {
+		return "(none)"
+	}
+	var v string
+	require.NoError(e.t, converter.GetDefaultDataConverter().FromPayload(p, &v))
+	return v
+}
+
+func (e *env) runID(id string) string {
+	e.t.Helper()
+	desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), id, "")
+	require.NoError(e.t, err)
+	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+}
+
+// history reads the flowstate state history of a closed run from its memo.
+func (e *env) history(id string) hooks.History {
+	e.t.Helper()
+	h, err := adapter.ReadHistory(e.t.Context(), e.c, id, "")
+	require.NoError(e.t, err)
+	return h
+}
+
+// crashHandler waits for the crash handler of a terminated or timed-out run to finish and
+// returns the state history it ends with.
+func (e *env) crashHandler(id, runID string) hooks.History {
+	e.t.Helper()
+	hid := workflows.CrashHandlerID(id, runID)
+	e.until("the crash handler of "+id, func() (bool, error) {
+		_, err := e.c.DescribeWorkflowExecution(e.t.Context(), hid, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	ctx, cancel := context.WithTimeout(e.t.Context(), wait)
+	defer cancel()
+	var h hooks.History
+	require.NoError(e.t, e.c.GetWorkflow(ctx, hid, "").Get(ctx, &h), "crash handler %s", hid)
+	return h
+}
+
+// noCrashHandler requires that the sweeper started no crash handler for the run: the run ended
+// through its own code, which ran its hooks.
+func (e *env) noCrashHandler(id, runID string) {
+	e.t.Helper()
+	_, err := e.c.DescribeWorkflowExecution(e.t.Context(), workflows.CrashHandlerID(id, runID), "")
+	var nf *serviceerror.NotFound
+	require.ErrorAs(e.t, err, &nf, "a crash handler was started for %s, which ended through its own code", id)
+}
+
+// effects returns the effects hooks made for the flow run id, by hook name.
+func (e *env) effects(id string) map[string][]chaosflows.Effect {
+	e.t.Helper()
+	all, err := chaosflows.Effects(e.dir)
+	require.NoError(e.t, err)
+	out := map[string][]chaosflows.Effect{}
+	for _, eff := range all {
+		if eff.WorkflowID == id {
+			out[eff.Hook] = append(out[eff.Hook], eff)
+		}
+	}
+	return out
+}
+
+// counts returns how many effects each hook made for the flow run id.
+func (e *env) counts(id string) map[string]int {
+	out := map[string]int{}
+	for name, list := range e.effects(id) {
+		out[name] = len(list)
+	}
+	return out
+}
+
+// attempts returns the attempts the hook calls of the flow run id made, by idempotency key.
+func (e *env) attempts(id string) map[string][]chaosflows.Attempt {
+	e.t.Helper()
+	all, err := chaosflows.Attempts(e.dir)
+	require.NoError(e.t, err)
+	out := map[string][]chaosflows.Attempt{}
+	for _, a := range all {
+		if a.WorkflowID == id {
+			out[a.Key] = append(out[a.Key], a)
+		}
+	}
+	return out
+}
+
+// waitEffect waits until hook made an effect for the flow run id and returns when it saw it.
+func (e *env) waitEffect(id, hook string) time.Time {
+	e.t.Helper()
+	e.until(hook+" effect of "+id, func() (bool, error) {
+		return len(e.effects(id)[hook]) > 0, nil
+	})
+	return time.Now()
+}
+
+// lastState returns the last state of run in h.
+func lastState(t *testing.T, h hooks.History, run string) hooks.State {
+	t.Helper()
+	states := h.States(run)
+	require.NotEmpty(t, states, "no states for %s in:\n%s", run, h.Timeline())
+	return states[len(states)-1]
+}
+
+// syncBuffer is a bytes.Buffer safe for the writes of a process and the reads of a test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("… %d lines before", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,335 @@
+package chaos_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/flowstate/flowstate/dev/examples/crashcleanup"
+	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
+	"github.com/flowstate/flowstate/hooks"
+)
+
+// Hook names, as effects count them.
+var (
+	flowCrashed      = chaosflows.FlowOnCrashed.Name()
+	flowCompletion   = chaosflows.FlowOnCompletion.Name()
+	flowCancellation = chaosflows.FlowOnCancellation.Name()
+	taskCrashed      = chaosflows.TaskOnCrashed.Name()
+	taskCancellation = chaosflows.TaskOnCancellation.Name()
+	taskRunning      = chaosflows.TaskOnRunning.Name()
+)
+
+// scenario is one way for a flow run to end, run against real worker processes. run drives the
+// run with workflow ID id and checks its outcome; the effects its hooks made are then compared
+// with expect, hook by hook: a missing effect is a lost hook, an extra one a duplicate.
+type scenario struct {
+	name     string
+	expected string
+	expect   map[string]int
+	run      func(t *testing.T, e *env, r *row, id string)
+}
+
+// The scenarios of SPEC §4.
+var (
+	killMidTask = scenario{
+		name:     "1. SIGKILL mid-task, retries=0",
+		expected: "task Crashed, flow Crashed, on_crashed once (flow and task) after a new worker starts",
+		expect:   map[string]int{flowCrashed: 1, taskCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
+			a.kill()
+			killed := time.Now()
+			e.startWorker()
+			status, err := e.waitClosed(id)
+			require.Error(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status)
+			h := e.history(id)
+			task := lastState(t, h, "chaos.block#1")
+			require.Equal(t, hooks.Crashed, task.Type, h.Timeline())
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			e.noCrashHandler(id, e.runID(id))
+			r.observe("task %s, flow %s, Temporal %s, closed %s after the kill", task, h.State.Name, status, since(killed))
+		},
+	}
+	killMidTaskRetry = scenario{
+		name:     "2. SIGKILL mid-task, retries=1",
+		expected: "attempt 2 completes on the new worker, flow Completed, no on_crashed",
+		expect:   map[string]int{flowCompletion: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
+			a.kill()
+			killed := time.Now()
+			b := e.startWorker()
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			out, err := run.Get(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			h := e.history(id)
+			require.Equal(t, hooks.Completed, h.State.Type, h.Timeline())
+			require.Equal(t, hooks.Completed, lastState(t, h, "chaos.block-retry#1").Type, h.Timeline())
+			e.noCrashHandler(id, e.runID(id))
+			r.observe("task %q, flow %s, Temporal %s, closed %s after the kill", out, h.State.Name, status, since(killed))
+		},
+	}
+	killMidTaskRetryRunning = scenario{
+		name:     "2b. SIGKILL mid-task, retries=1, task with on_running",
+		expected: "the flow schedules attempt 2 itself: it completes on the new worker, on_running twice, no on_crashed",
+		expect:   map[string]int{flowCompletion: 1, taskRunning: 2},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetryRunning})
+			a.kill()
+			b := e.startWorker()
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			out, err := run.Get(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			h := e.history(id)
+			names := h.StateNames("chaos.block-retry-running#1")
+			require.Equal(t, []string{hooks.NamePending, hooks.NameRunning, hooks.NameAwaitingRetry, hooks.NameRetrying, hooks.NameCompleted}, names, h.Timeline())
+			awaiting := h.States("chaos.block-retry-running#1")[2]
+			require.Equal(t, "HeartbeatTimeout", awaiting.ErrorType, "AwaitingRetry tells why attempt 1 ended:\n%s", h.Timeline())
+			r.observe("task %s (attempt 1: %s), flow %s", strings.Join(names, "→"), awaiting.Message, h.State.Name)
+		},
+	}
+	killMidHook = scenario{
+		name:     "3. SIGKILL mid-hook (on_completion)",
+		expected: "the hook runs again on the new worker; its effect happens once (idempotency key)",
+		expect:   map[string]int{flowCompletion: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeQuick, BlockHook: flowCompletion})
+			e.waitMarker(id, chaosflows.HookBlocked)
+			a.kill()
+			b := e.startWorker()
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			h := e.history(id)
+			require.Equal(t, hooks.Completed, h.State.Type, h.Timeline())
+			results := h.Hooks()
+			require.Len(t, results, 1, h.Timeline())
+			require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
+
+			// The call's attempts: the first made the effect on the killed worker, a later one
+			// ran on the new worker and found the effect made.
+			attempts := e.attempts(id)[results[0].Key]
+			require.GreaterOrEqual(t, len(attempts), 2, "attempts of %s: %+v", results[0].Key, attempts)
+			require.Equal(t, a.pid, attempts[0].PID)
+			require.False(t, attempts[0].Duplicate)
+			last := attempts[len(attempts)-1]
+			require.Equal(t, b.pid, last.PID)
+			require.True(t, last.Duplicate, "the retried call must find its effect made")
+			r.observe("%d attempts of one call (pids %d, %d), 1 effect, flow %s", len(attempts), a.pid, b.pid, h.State.Name)
+		},
+	}
+	terminate = scenario{
+		name:     "4. temporal workflow terminate, worker up",
+		expected: "on_crashed once, within 10 s",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "volume-" + id})
+			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
+			terminated := time.Now()
+			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, e.status(id))
+			h := e.crashHandler(id, e.runID(id))
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			require.Contains(t, h.State.Message, "terminated: chaos test")
+			eff := e.effects(id)[flowCrashed][0]
+			require.JSONEq(t, fmt.Sprintf("%q", "volume-"+id), string(eff.Data[chaosflows.DataKey]))
+			// The task of the terminated run learns it from its next heartbeat and stops.
+			e.waitMarker(id, chaosflows.TaskCtxDone)
+			r.delay(delay)
+			require.Less(t, delay, 10*time.Second, "on_crashed must run within 10 s of the termination")
+			r.observe("on_crashed %s after terminate; hook saw state %s(%q) and the run data", delay.Round(10*time.Millisecond), eff.State, eff.Message)
+			// What `temporal workflow list --query "FlowState='…'"` finds: the server keeps the
+			// dead run's last search attribute, which no workflow code can change any more.
+			r.observe("FlowState of the dead run: %s", e.flowState(id))
+		},
+	}
+	executionTimeout = scenario{
+		name:     "5. 3 s execution timeout (temporal workflow start)",
+		expected: "on_crashed once",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.cli("workflow", "start", "--type", chaosflows.FlowName, "--task-queue", e.queue, "--workflow-id", id,
+				"--execution-timeout", "3s", "--input", `{"mode":"sleep"}`)
+			status, err := e.waitClosed(id)
+			require.Error(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, status)
+			timedOut := time.Now()
+			delay := e.waitEffect(id, flowCrashed).Sub(timedOut)
+			h := e.crashHandler(id, e.runID(id))
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			require.Contains(t, h.State.Message, "timed out")
+			r.observe("Temporal %s, on_crashed %s after the timeout, state %s", status, delay.Round(10*time.Millisecond), h.State)
+		},
+	}
+	cancel = scenario{
+		name:     "6. temporal workflow cancel during a long task",
+		expected: "on_cancellation once, task ctx cancelled, Cancelled, Temporal Canceled",
+		expect:   map[string]int{flowCancellation: 1, taskCancellation: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
+			e.cli("workflow", "cancel", "--workflow-id", id)
+			status, err := e.waitClosed(id)
+			require.Error(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
+			require.True(t, chaosflows.Marked(e.dir, id, chaosflows.TaskCtxDone), "the task must see its context cancelled")
+			h := e.history(id)
+			names := h.StateNames(id)
+			require.Equal(t, []string{hooks.NameCancelling, hooks.NameCancelled}, names[len(names)-2:], h.Timeline())
+			require.Equal(t, hooks.Cancelled, lastState(t, h, "chaos.block#1").Type, h.Timeline())
+			r.observe("flow %s, task %s, task ctx cancelled, Temporal %s", strings.Join(names, "→"), lastState(t, h, "chaos.block#1").Name, status)
+		},
+	}
+	panicFlow = scenario{
+		name:     "7a. panic in flow code",
+		expected: "flow Crashed with the panic message, on_crashed once",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModePanicFlow})
+			status, err := e.waitClosed(id)
+			require.ErrorContains(t, err, chaosflows.FlowPanic)
+			h := e.history(id)
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			require.Equal(t, "panic: "+chaosflows.FlowPanic, h.State.Message)
+			require.Equal(t, h.State.Message, e.effects(id)[flowCrashed][0].Message)
+			r.observe("flow %s, Temporal %s", h.State, status)
+		},
+	}
+	panicTask = scenario{
+		name:     "7b. panic in task code",
+		expected: "task and flow Crashed with the panic message, on_crashed once each",
+		expect:   map[string]int{flowCrashed: 1, taskCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModePanicTask})
+			status, err := e.waitClosed(id)
+			require.ErrorContains(t, err, chaosflows.TaskPanic)
+			h := e.history(id)
+			task := lastState(t, h, "chaos.panic#1")
+			require.Equal(t, hooks.Crashed, task.Type, h.Timeline())
+			require.Equal(t, "panic: "+chaosflows.TaskPanic, task.Message)
+			require.Contains(t, task.Details, "chaosflows", "the state keeps the panic's stack")
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			require.Equal(t, "panic: "+chaosflows.TaskPanic, h.State.Message)
+			r.observe("task %s, flow %s, Temporal %s", task, h.State.Name, status)
+		},
+	}
+	terminateAllDown = scenario{
+		name:     "9. terminate while every worker is down",
+		expected: "on_crashed once after a worker is back, seeing the run's data",
+		expect:   map[string]int{flowCrashed: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			resource := "bucket-" + id
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: resource})
+			a.kill()
+			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test, no worker up")
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, e.status(id))
+			require.Empty(t, e.effects(id), "no worker is up: nothing can have run")
+			e.startWorker()
+			back := time.Now()
+			delay := e.waitEffect(id, flowCrashed).Sub(back)
+			r.delay(delay)
+			h := e.crashHandler(id, e.runID(id))
+			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+			eff := e.effects(id)[flowCrashed][0]
+			require.JSONEq(t, fmt.Sprintf("%q", resource), string(eff.Data[chaosflows.DataKey]), "the hook must see the run's data")
+			r.observe("on_crashed %s after the new worker started; hook saw %s=%s", delay.Round(10*time.Millisecond), chaosflows.DataKey, eff.Data[chaosflows.DataKey])
+		},
+	}
+)
+
+// play runs sc in a fresh env and requires exactly the effects it expects.
+func play(t *testing.T, sc scenario, r *row) (*env, string) {
+	e := newEnv(t)
+	id := e.workflowID("run")
+	sc.run(t, e, r, id)
+	counts := e.counts(id)
+	require.Equal(t, sc.expect, counts, "effects of %s", id)
+	if r != nil {
+		r.observe("effects %s", formatCounts(counts))
+	}
+	return e, id
+}
+
+// playAll plays each scenario as a parallel subtest, with its row in the table.
+func playAll(t *testing.T, list ...scenario) {
+	for _, sc := range list {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			play(t, sc, newRow(t, sc.name, sc.expected))
+		})
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown)
+	t.Run("8. SEED example 2 (crashcleanup)", func(t *testing.T) {
+		t.Parallel()
+		r := newRow(t, "8. SEED example 2 end to end", "job recorded on the run, task panics, on_crashed deletes the job")
+		e := newEnv(t)
+		a := e.startWorker()
+		id := e.workflowID("crashing-flow")
+		job := filepath.Join(e.jobs, id+".job")
+		_, err := crashcleanup.Flow.Start(t.Context(), e.c, client.StartWorkflowOptions{ID: id, TaskQueue: e.queue}, struct{}{})
+		require.NoError(t, err)
+		status, err := e.waitClosed(id)
+		require.ErrorContains(t, err, "Crashing on purpose!")
+		h := e.history(id)
+		require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
+		require.Equal(t, "panic: Crashing on purpose!", h.State.Message)
+		require.Equal(t, hooks.Completed, lastState(t, h, "create-cloud-run-job#1").Type, h.Timeline())
+		require.JSONEq(t, fmt.Sprintf("%q", id), string(h.Data[crashcleanup.DataKey]))
+		results := h.Hooks()
+		require.Len(t, results, 1, h.Timeline())
+		require.Equal(t, "delete-cloud-run-job", results[0].Hook)
+		require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
+		log := a.log.String()
+		require.Contains(t, log, "created job "+job, "the task must have created the job")
+		require.Contains(t, log, "on_crashed: deleted job "+job)
+		_, err = os.Stat(job)
+		require.ErrorIs(t, err, os.ErrNotExist, "the job must be gone")
+		r.observe("job created then deleted by on_crashed; flow %s, Temporal %s", h.State, status)
+	})
+}
+
+func since(t0 time.Time) time.Duration { return time.Since(t0).Round(10 * time.Millisecond) }
+
+func formatCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s×%d", strings.TrimPrefix(k, "chaos."), m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,9 +1,0 @@
-package e2e_test
-
-import (
-	"testing"
-
-	"github.com/flowstate/flowstate/internal/devserver/devtest"
-)
-
-func TestMain(m *testing.M) { devtest.Main(m) }
