@@ -2,8 +2,10 @@ package activities
 
 import (
 	"context"
+	"errors"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/names"
@@ -29,7 +31,8 @@ func NewHookRunner(reg *hooks.Registry, secrets hooks.SecretResolver) *HookRunne
 // Run runs one hook call. An error is retried by the hook's retry policy; an unknown hook is a
 // non-retryable error naming the hooks the worker knows.
 func (h *HookRunner) Run(ctx context.Context, inv hooks.Invocation) error {
-	attempt := int(activity.GetInfo(ctx).Attempt)
+	info := activity.GetInfo(ctx)
+	attempt := inv.AttemptBase + int(info.Attempt)
 	if h.secrets != nil {
 		ctx = hooks.WithSecrets(ctx, h.secrets)
 	}
@@ -37,6 +40,14 @@ func (h *HookRunner) Run(ctx context.Context, inv hooks.Invocation) error {
 	if err != nil {
 		activity.GetLogger(ctx).Warn("flowstate: hook call failed",
 			"hook", inv.Hook, "event", inv.Event, "attempt", attempt, "key", inv.Key, "error", err)
+	}
+	if hooks.IsUnknownHook(err) && !info.IsLocalActivity {
+		// Another worker of the task queue may have the hook (a deploy in progress): retry, within
+		// the hook's retry policy, rather than give up on this worker's word.
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return temporal.NewApplicationError(app.Message(), hooks.UnknownHookErrorType)
+		}
 	}
 	return err
 }

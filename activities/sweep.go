@@ -2,24 +2,18 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
-	"github.com/flowstate/flowstate/hooks"
-	"github.com/flowstate/flowstate/internal/names"
 	"github.com/flowstate/flowstate/workflows"
 )
 
@@ -206,128 +200,4 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 		return "TimedOut"
 	}
 	return s.String()
-}
-
-// resetterIdentity is the identity the Temporal server terminates a run with when it resets it
-// (`temporal workflow reset`): the workflow goes on in the new run. (The server's
-// consts.IdentityResetter; the library does not import the server.)
-const resetterIdentity = "history-resetter"
-
-// CrashInfo recovers what a dead run left: its input, start time, parent, the data it attached
-// (memo), the reason it ended, and, when a worker can answer the query, its state history.
-func (s *Sweeper) CrashInfo(ctx context.Context, dead workflows.CrashedRun) (workflows.CrashInfo, error) {
-	desc, err := s.c.DescribeWorkflowExecution(ctx, dead.WorkflowID, dead.RunID)
-	if err != nil {
-		return workflows.CrashInfo{}, fmt.Errorf("describing %s: %w", dead.WorkflowID, err)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	run := hooks.FlowRun{
-		ID: dead.WorkflowID, RunID: dead.RunID, FlowName: dead.WorkflowType,
-		Namespace: activity.GetInfo(ctx).WorkflowNamespace, TaskQueue: info.GetTaskQueue(),
-		ExpectedStartTime: info.GetStartTime().AsTime(), Attempt: 1,
-		ParentID: info.GetParentExecution().GetWorkflowId(),
-	}
-	dc := converter.GetDefaultDataConverter()
-	if p, ok := info.GetSearchAttributes().GetIndexedFields()["TemporalScheduledStartTime"]; ok {
-		var t time.Time
-		if dc.FromPayload(p, &t) == nil && !t.IsZero() {
-			run.ExpectedStartTime = t
-		}
-	}
-	if p, ok := info.GetMemo().GetFields()[names.MemoData]; ok {
-		_ = dc.FromPayload(p, &run.Data)
-	}
-
-	out := workflows.CrashInfo{Reason: "the workflow ended outside its code (" + strings.ToLower(dead.Status) + ")"}
-	if first, err := s.event(ctx, dead, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); err == nil {
-		run.Parameters = jsonOf(first.GetWorkflowExecutionStartedEventAttributes().GetInput())
-	}
-	if last, err := s.closeEvent(ctx, dead); err == nil {
-		switch {
-		case last.GetWorkflowExecutionTerminatedEventAttributes() != nil:
-			a := last.GetWorkflowExecutionTerminatedEventAttributes()
-			out.Reason = "terminated"
-			if a.GetReason() != "" {
-				out.Reason += ": " + a.GetReason()
-			}
-			if a.GetIdentity() != "" {
-				out.Reason += " (by " + a.GetIdentity() + ")"
-			}
-			if a.GetIdentity() == resetterIdentity {
-				out.Skip = "the run was reset; the flow goes on in a new run"
-			}
-		case last.GetWorkflowExecutionTimedOutEventAttributes() != nil:
-			a := last.GetWorkflowExecutionTimedOutEventAttributes()
-			out.Reason = "timed out on the Temporal server: the workflow's execution or run timeout passed"
-			if a.GetRetryState() == enumspb.RETRY_STATE_IN_PROGRESS {
-				out.Skip = "the workflow's retry policy started run " + a.GetNewExecutionRunId()
-			}
-		}
-	}
-
-	// The query replays the dead run on a worker: it gives the state history and the attempt.
-	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if v, err := s.c.QueryWorkflow(qctx, dead.WorkflowID, dead.RunID, names.Query); err == nil {
-		var h hooks.History
-		if v.Get(&h) == nil {
-			out.History = &h
-			if h.State.Attempt > 0 {
-				run.Attempt = h.State.Attempt
-			}
-			// The replay also applied the data signalled after the run's last workflow task,
-			// which its memo never got (SetRunDataFromTask just before the end).
-			for k, v := range h.Data {
-				if run.Data == nil {
-					run.Data = map[string]json.RawMessage{}
-				}
-				run.Data[k] = v
-			}
-		}
-	} else {
-		activity.GetLogger(ctx).Info("flowstate: the dead run's state history could not be queried; hooks get what its memo holds",
-			"workflow_id", dead.WorkflowID, "error", err)
-	}
-	out.Run = run
-	return out, nil
-}
-
-// closeEvent returns the last event of a closed run's history, as the server recorded it. (Asked
-// for with HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT, the server shows a timeout that its retry
-// policy or cron schedule follows as a ContinuedAsNew event, which hides the retry state.)
-func (s *Sweeper) closeEvent(ctx context.Context, dead workflows.CrashedRun) (*historypb.HistoryEvent, error) {
-	resp, err := s.c.WorkflowService().GetWorkflowExecutionHistoryReverse(ctx, &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
-		Namespace:       activity.GetInfo(ctx).WorkflowNamespace,
-		Execution:       &commonpb.WorkflowExecution{WorkflowId: dead.WorkflowID, RunId: dead.RunID},
-		MaximumPageSize: 1,
-	})
-	if err != nil {
-		return nil, err
-	}
-	events := resp.GetHistory().GetEvents()
-	if len(events) == 0 {
-		return nil, errors.New("empty history")
-	}
-	return events[0], nil
-}
-
-// event returns the first event of a run's history for the given filter.
-func (s *Sweeper) event(ctx context.Context, dead workflows.CrashedRun, filter enumspb.HistoryEventFilterType) (*historypb.HistoryEvent, error) {
-	it := s.c.GetWorkflowHistory(ctx, dead.WorkflowID, dead.RunID, false, filter)
-	if !it.HasNext() {
-		return nil, errors.New("empty history")
-	}
-	return it.Next()
-}
-
-// jsonOf returns the first payload's data when it is JSON.
-func jsonOf(p *commonpb.Payloads) json.RawMessage {
-	if p == nil || len(p.GetPayloads()) == 0 {
-		return nil
-	}
-	first := p.GetPayloads()[0]
-	if string(first.GetMetadata()[converter.MetadataEncoding]) != converter.MetadataEncodingJSON {
-		return nil
-	}
-	return json.RawMessage(first.GetData())
 }

@@ -43,6 +43,7 @@ func NewTask[I, O any](name string, fn func(ctx context.Context, input I) (O, er
 	case len(opts) == 1:
 		t.opts = opts[0]
 	}
+	flowctx.RegisterCondition(t.opts.RetryCondition)
 	return t
 }
 
@@ -79,6 +80,7 @@ func (t *Task[I, O]) ActivityFunc() any { return t.fn }
 func (t *Task[I, O]) WithOptions(edit func(*TaskOptions)) *Task[I, O] {
 	c := &Task[I, O]{name: t.name, fn: t.fn, err: t.err, opts: t.Options()}
 	edit(&c.opts)
+	flowctx.RegisterCondition(c.opts.RetryCondition) // the activity side finds the copy's condition by its name
 	return c
 }
 

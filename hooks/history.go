@@ -70,7 +70,13 @@ func (e Entry) At() time.Time {
 
 // History is the state history of one flow run: every transition of the flow and of its task
 // runs, in order, with the outcomes of their hooks. It is what the flowstate query returns while
-// the run is open and what the run's memo holds after it closed.
+// the run is open (and after it closed, with a worker up) and what the run's memo holds after it
+// closed.
+//
+// A history can be a part of a longer one: a page of the query (Next tells where the next page
+// starts), a closed run's memo bounded in size (Omitted counts what it leaves out), or one run of
+// a chain of runs that continued as new (Previous names the run before). adapter.ReadHistory puts
+// the parts together.
 type History struct {
 	// Flow is the flow's name.
 	Flow string `json:"flow"`
@@ -83,9 +89,35 @@ type History struct {
 	Data map[string]json.RawMessage `json:"data,omitempty"`
 	// Entries are the transitions and hook outcomes, oldest first.
 	Entries []Entry `json:"entries"`
-	// Dropped counts entries left out of a memo that would have grown past its size limit.
-	// The query always returns every entry.
+	// Total is the number of entries the run has: Entries holds them all unless Next or Omitted
+	// says otherwise.
+	Total int `json:"total,omitempty"`
+	// Next, when not zero, is the Seq of the last entry of this page: ask the query for the page
+	// after it (PageRequest{After: Next}).
+	Next int `json:"next,omitempty"`
+	// Omitted counts entries left out of a closed run's memo, which is bounded in size; Summary
+	// counts them by kind and state. Read them all with adapter.ReadHistory.
+	Omitted int `json:"omitted,omitempty"`
+	// Summary counts the entries Omitted leaves out, by kind and state name ("task Completed").
+	Summary map[string]int `json:"summary,omitempty"`
+	// Dropped counts entries a flowstate v0.1 memo left out.
 	Dropped int `json:"dropped,omitempty"`
+	// Previous is the run ID of the run this one continued as new from; FirstRunID is the chain's
+	// first run. Both are empty for a run that did not continue another.
+	Previous   string `json:"previous,omitempty"`
+	FirstRunID string `json:"first_run_id,omitempty"`
+	// Runs lists the runs of a chain that ReadHistory put together, oldest first.
+	Runs []string `json:"runs,omitempty"`
+}
+
+// PageRequest asks the flowstate query for a page of a run's state history:
+// `temporal workflow query --type flowstate.states --input '{"after": 5000}'`.
+type PageRequest struct {
+	// After is the Seq of the last entry already read; the page starts after it.
+	After int `json:"after,omitempty"`
+	// Limit bounds the entries of the page.
+	// default: as many as fit in about 1 MiB
+	Limit int `json:"limit,omitempty"`
 }
 
 // States returns the states the run identified by run went through, in order.
@@ -165,8 +197,11 @@ func (h History) Timeline() string {
 			fmt.Fprintf(&b, "%8s  %-28s %s\n", "+"+offset.String(), who, line)
 		}
 	}
-	if h.Dropped > 0 {
-		fmt.Fprintf(&b, "(%d more entries: query the run for all of them)\n", h.Dropped)
+	if more := h.Dropped + h.Omitted; more > 0 {
+		fmt.Fprintf(&b, "(%d more entries: read them with adapter.ReadHistory or flowstate states)\n", more)
+	}
+	if h.Next > 0 {
+		fmt.Fprintf(&b, "(more entries after #%d: query the run with {\"after\": %d})\n", h.Next, h.Next)
 	}
 	return b.String()
 }

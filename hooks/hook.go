@@ -88,29 +88,57 @@ type Options struct {
 	// TaskQueue is the task queue the hook runs on.
 	// default: the task queue of the run's workflow
 	TaskQueue string
-	// Mode says whether the hook runs as an activity or a local activity.
-	// default: the worker's HookDefaults.Mode, else ModeActivity
+	// Mode says how the hook's calls run: as a local activity that moves to an activity when it
+	// fails (ModeAuto), as an activity (ModeActivity) or as a local activity (ModeLocal).
+	// default: the worker's HookDefaults.Mode, else ModeAuto
 	Mode Mode
 }
 
-// Mode is how a hook call runs.
+// Mode is how a hook call runs. Every mode is durable: a call whose worker dies is run again,
+// with the same idempotency key, and the run waits for it. The modes differ in cost and in where
+// the call runs. A hook on another task queue than the run's always runs as an activity.
 type Mode int
 
 const (
-	// ModeDefault leaves the choice to the worker's defaults (ModeActivity unless they say otherwise).
+	// ModeDefault leaves the choice to the worker's defaults (ModeAuto unless they say otherwise).
 	ModeDefault Mode = iota
 	// ModeActivity runs the hook as an activity: any worker of the task queue may run it, it is
 	// visible in the Web UI as an activity, and it costs three history events, plus the workflow
 	// task that resumes the run after it.
 	ModeActivity
-	// ModeLocal runs the hook as a local activity, for short hooks: in the worker running the
-	// flow, within the workflow task that entered the state, recorded as one MarkerRecorded event.
-	// It is as durable: a worker that dies mid-hook fails its workflow task, and the worker that
-	// takes the run over runs the hook again (with the same idempotency key). A hook that outlives
-	// the workflow task timeout (10 s by default) holds the run's workflow task meanwhile; keep long
-	// hooks in ModeActivity. A hook on another task queue than the run's always runs as an activity.
+	// ModeLocal runs the hook as a local activity, retried by its own policy: in the worker running
+	// the flow, within the workflow task that entered the state, recorded as one MarkerRecorded
+	// event. A worker that dies mid-hook fails its workflow task, and the worker that takes the run
+	// over runs the hook again (with the same idempotency key). A hook that outlives the workflow
+	// task timeout (10 s by default) holds the run's workflow task meanwhile; keep long hooks in
+	// ModeActivity.
 	ModeLocal
+	// ModeAuto runs the hook's first attempt as a local activity bounded by AutoLocalTimeout, and
+	// moves the call to an activity, with the rest of its retry policy, when that attempt fails or
+	// runs longer (the activity's attempts continue the numbering). A hook that succeeds at once
+	// costs what a local hook costs: one event, no extra workflow task. A failing or slow hook
+	// costs a marker more than an activity, and a slow one is started twice (its idempotency key
+	// lets it make its effect once). The default.
+	ModeAuto
 )
+
+// AutoLocalTimeout bounds the local first attempt of a ModeAuto hook call.
+const AutoLocalTimeout = 5 * time.Second
+
+// String names the mode.
+func (m Mode) String() string {
+	switch m {
+	case ModeDefault:
+		return "default"
+	case ModeActivity:
+		return "activity"
+	case ModeLocal:
+		return "local"
+	case ModeAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
 
 // DefaultRetryPolicy is the retry policy of a hook that sets none: ten attempts over about four
 // minutes, then the hook gives up and the failure is recorded in the run's history.
@@ -155,7 +183,7 @@ func (o Options) WithDefaults(d Options) Options {
 		o.Mode = d.Mode
 	}
 	if o.Mode == ModeDefault {
-		o.Mode = ModeActivity
+		o.Mode = ModeAuto
 	}
 	return o
 }
@@ -164,7 +192,7 @@ func (o Options) validate() error {
 	if o.StartToCloseTimeout < 0 || o.HeartbeatTimeout < 0 {
 		return fmt.Errorf("timeouts must not be negative")
 	}
-	if o.Mode < ModeDefault || o.Mode > ModeLocal {
+	if o.Mode < ModeDefault || o.Mode > ModeAuto {
 		return fmt.Errorf("unknown mode %d", o.Mode)
 	}
 	if p := o.RetryPolicy; p != nil {

@@ -24,6 +24,9 @@ type Invocation struct {
 	Key string `json:"key"`
 	// Args is the JSON of the arguments bound to the hook, if any.
 	Args json.RawMessage `json:"args,omitempty"`
+	// AttemptBase is added to the activity's attempt to give the call's attempt: a ModeAuto call
+	// that moved from a local activity to an activity goes on counting where it stopped.
+	AttemptBase int `json:"attempt_base,omitempty"`
 	// State is the state the run entered.
 	State State `json:"state"`
 	// Flow and FlowRun are set for flow hooks.

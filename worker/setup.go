@@ -82,7 +82,7 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 			errs = append(errs, fmt.Errorf("%w: %q is both a flow and a plain workflow with hooks", ErrDuplicateName, name))
 			continue
 		}
-		flowSpecs[name] = workflows.FlowSpec{Options: o}
+		flowSpecs[name] = workflows.FlowSpec{Options: o, Plain: true}
 		if len(o.OnCrashed) > 0 {
 			s.crashFlows = append(s.crashFlows, name)
 		}
@@ -131,8 +131,9 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		Hooks:            s.Hooks,
 		HookDefaults:     opts.HookDefaults,
 		SearchAttributes: searchAttributes,
+		LegacyRuns:       opts.LegacyRuns,
 	})
-	s.Interceptors = []interceptor.WorkerInterceptor{s.wf, activities.NewInterceptor(activities.Options{Tasks: taskOpts})}
+	s.Interceptors = []interceptor.WorkerInterceptor{s.wf, activities.NewInterceptor(activities.Options{Tasks: taskOpts, DataConverter: opts.DataConverter})}
 	return s, nil
 }
 
@@ -169,10 +170,16 @@ func (s *Setup) Register(r Registrar, hookRunner func(ctx context.Context, inv h
 		hookRunner = activities.NewHookRunner(s.Hooks, s.Secrets).Run
 	}
 	r.RegisterActivityWithOptions(hookRunner, activity.RegisterOptions{Name: activities.HookActivity})
+	r.RegisterWorkflowWithOptions(s.wf.CrashHandler, workflow.RegisterOptions{Name: workflows.CrashHandlerWorkflow})
 	if len(s.crashFlows) > 0 {
 		r.RegisterWorkflowWithOptions(s.wf.Sweeper, workflow.RegisterOptions{Name: workflows.SweeperWorkflow})
-		r.RegisterWorkflowWithOptions(s.wf.CrashHandler, workflow.RegisterOptions{Name: workflows.CrashHandlerWorkflow})
 	}
+}
+
+// planFor gives the crash handler of a run that never ran a workflow task the plan the worker's
+// definitions give its flow type.
+func (s *Setup) planFor(flowType string, stateAtStart bool) ([]byte, bool) {
+	return s.wf.PlanFor(flowType, stateAtStart)
 }
 
 // CrashFlows returns the workflow types whose on_crashed hooks the crash sweeper runs when a run

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -69,6 +70,19 @@ type Options struct {
 	// terminated or timed out on the server (see the workflows package). It runs when a flow has
 	// on_crashed hooks.
 	Sweeper SweeperOptions
+	// LegacyRuns replays runs that flowstate v0.1 started, which recorded no hook plan: such runs
+	// follow this worker's definitions, as they did under v0.1, and new runs record their plan
+	// even when it is empty, so that they are told apart (one marker event more per run). Set it
+	// on every worker while runs started by v0.1 are in flight, without changing the definitions
+	// they started with; unset it once they are done. See the README's "Deploying changes".
+	// default: false
+	LegacyRuns bool
+	// DataConverter converts task results to payloads when flowstate attaches the log of their
+	// attempts to them, before the client's payload codecs, which the SDK applies. Set it only when
+	// the client's DataConverter does not build on the SDK's default payload conversion (JSON,
+	// protobuf): to that conversion, without its codecs.
+	// default: converter.GetDefaultDataConverter()
+	DataConverter converter.DataConverter
 	// Logger receives flowstate's start-up messages.
 	// default: slog.Default()
 	Logger *slog.Logger
@@ -136,10 +150,10 @@ func New(c client.Client, taskQueue string, opts Options) (*Worker, error) {
 	wopts.Interceptors = append(append([]interceptor.WorkerInterceptor(nil), wopts.Interceptors...), setup.Interceptors...)
 	w := sdkworker.New(c, taskQueue, wopts)
 	setup.Register(w, nil)
+	w.RegisterActivityWithOptions(activities.NewCrashReader(c, setup.planFor).CrashInfo, activity.RegisterOptions{Name: workflows.CrashInfoActivity})
 	if crash := setup.CrashFlows(); len(crash) > 0 && !opts.Sweeper.Disabled {
 		sw := activities.NewSweeper(c, crash)
 		w.RegisterActivityWithOptions(sw.Sweep, activity.RegisterOptions{Name: workflows.SweepActivity})
-		w.RegisterActivityWithOptions(sw.CrashInfo, activity.RegisterOptions{Name: workflows.CrashInfoActivity})
 	}
 	return &Worker{Worker: w, setup: setup, queue: taskQueue, c: c, sweeper: opts.Sweeper, logger: logger}, nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"text/template"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -22,14 +24,17 @@ import (
 )
 
 // flowRun is the state machine of one flow run: one workflow execution of a flow, with its
-// attempts, its task runs' transitions and its hook calls.
+// attempts, its task runs' transitions and its hook calls, following its plan.
 type flowRun struct {
 	in   *inbound
 	ctx  workflow.Context // the workflow's root context, for reading workflow time
 	opts adapter.FlowOptions
+	plan flowPlan
 	flow hooks.FlowInfo
 	info hooks.FlowRun
 	rec  recorder
+	// chain is what the run before this one handed over, when this run continued it as new.
+	chain *chainState
 
 	// cancelRequested is set when Temporal asks the run to cancel; cancelHooksDone once the
 	// on_cancellation hooks have finished.
@@ -37,20 +42,44 @@ type flowRun struct {
 	cancelHooksDone bool
 	// finishing is set once the run entered its terminal state: a late cancellation is ignored.
 	finishing bool
-	// dataDirty is set when data was attached and not yet written to the memo.
-	dataDirty bool
+	// deadlineHit is set when the run ended itself ahead of its server-side timeout.
+	deadlineHit bool
+	// dirty holds the data keys attached and not yet written to the memo.
+	dirty map[string]bool
 }
 
 var _ flowctx.Run = (*flowRun)(nil)
 
-func newFlowRun(ctx workflow.Context, in *inbound, input *interceptor.ExecuteWorkflowInput) *flowRun {
+// chainState is what a flow run that continues as new hands to the next run of its chain, in
+// the memo the next run starts with.
+type chainState struct {
+	// FirstRunID is the chain's first run; Previous the run that continued as new.
+	FirstRunID string `json:"first_run_id"`
+	Previous   string `json:"previous"`
+	// Seq counts the entries of the chain's state history so far.
+	Seq int `json:"seq"`
+	// Attempt is the flow attempt the chain is in.
+	Attempt int `json:"attempt"`
+	// Started is when the chain was due to start: its runs' ExpectedStartTime.
+	Started time.Time `json:"started"`
+	// IDs continues the numbering of task and subflow runs.
+	IDs map[string]int `json:"ids,omitempty"`
+	// Runs counts the chain's runs before this one.
+	Runs int `json:"runs"`
+}
+
+func newFlowRun(ctx workflow.Context, in *inbound, input *interceptor.ExecuteWorkflowInput, plan flowPlan) *flowRun {
 	wi := workflow.GetInfo(ctx)
-	opts := in.spec.Options
+	var opts adapter.FlowOptions
+	if in.spec != nil {
+		opts = in.spec.Options
+	}
 	r := &flowRun{
 		in:   in,
 		ctx:  ctx,
 		opts: opts,
-		flow: hooks.FlowInfo{Name: wi.WorkflowType.Name, Tags: opts.Tags, Retries: opts.Retries},
+		plan: plan,
+		flow: hooks.FlowInfo{Name: wi.WorkflowType.Name, Tags: opts.Tags, Retries: plan.Retry.Retries},
 	}
 	r.info = hooks.FlowRun{
 		ID:                wi.WorkflowExecution.ID,
@@ -68,12 +97,70 @@ func newFlowRun(ctx workflow.Context, in *inbound, input *interceptor.ExecuteWor
 		r.info.ParentID = wi.ParentWorkflowExecution.ID
 	}
 	r.info.Name = r.runName(ctx)
+	sas := workflow.GetTypedSearchAttributes(ctx)
 	r.rec = recorder{
 		history: hooks.History{Flow: r.flow.Name, WorkflowID: r.info.ID, RunID: r.info.RunID},
-		sa:      in.root.opts.SearchAttributes || workflow.GetTypedSearchAttributes(ctx).ContainsKey(stateKey),
+		sa:      !plan.NoState,
+		details: true,
 	}
-	r.rec.startedAs, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(stateKey)
+	r.rec.startedAs, _ = sas.GetKeyword(stateKey)
+	if wi.ContinuedExecutionRunID != "" {
+		r.continueChain(ctx, wi)
+	}
 	return r
+}
+
+// continueChain takes over what the run this one continued as new handed over in its memo: the
+// chain's position, attempt and data.
+func (r *flowRun) continueChain(ctx workflow.Context, wi *workflow.Info) {
+	fields := wi.Memo.GetFields()
+	var c chainState
+	if p, ok := fields[names.MemoChain]; !ok || !decodePayload(ctx, p, &c) {
+		return // a plain continue-as-new of a workflow that was not a flow before
+	}
+	r.chain = &c
+	r.rec.seqBase = c.Seq
+	r.rec.history.Previous = wi.ContinuedExecutionRunID
+	r.rec.history.FirstRunID = c.FirstRunID
+	r.info.Attempt = max(c.Attempt, 1)
+	if !c.Started.IsZero() {
+		r.info.ExpectedStartTime = c.Started
+	}
+	for k, n := range c.IDs {
+		if r.in.ids == nil {
+			r.in.ids = map[string]int{}
+		}
+		r.in.ids[k] = n
+	}
+	for _, key := range sortedKeys(fields) {
+		if !strings.HasPrefix(key, names.MemoDataPrefix) {
+			continue
+		}
+		var v json.RawMessage
+		if decodePayload(ctx, fields[key], &v) {
+			r.rec.setData(strings.TrimPrefix(key, names.MemoDataPrefix), v)
+		}
+	}
+}
+
+// decodePayload decodes p with the workflow's data converter, its payload codec included, as the
+// SDK decodes a signal: through a workflow channel.
+func decodePayload(ctx workflow.Context, p *commonpb.Payload, ptr any) bool {
+	if p == nil {
+		return false
+	}
+	ch := workflow.NewBufferedChannel(ctx, 1)
+	ch.SendAsync(&commonpb.Payloads{Payloads: []*commonpb.Payload{p}})
+	return ch.ReceiveAsync(ptr)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // parameters returns the run's input as JSON: the raw input of an adapter flow, else the
@@ -130,6 +217,14 @@ func executeRunName(tmplText string, run hooks.FlowRun) (string, error) {
 	return b.String(), nil
 }
 
+func parseParams(raw json.RawMessage) any {
+	var params any
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &params)
+	}
+	return params
+}
+
 // Info implements flowctx.Run.
 func (r *flowRun) Info() hooks.FlowRun {
 	info := r.info
@@ -138,36 +233,51 @@ func (r *flowRun) Info() hooks.FlowRun {
 }
 
 // NextID implements flowctx.Run.
-func (r *flowRun) NextID(name string) string { return r.in.nextID(name) }
+func (r *flowRun) NextID(name string) string {
+	id, _ := r.in.nextID(name)
+	return id
+}
 
 // SetData implements flowctx.Run: it records the data, and publishData keeps it in the run's memo
 // so that it outlives a terminated workflow.
 func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage) error {
 	r.rec.setData(key, value)
-	r.dataDirty = true
+	if r.dirty == nil {
+		r.dirty = map[string]bool{}
+	}
+	r.dirty[key] = true
 	return nil
 }
 
-// publishData writes the run's data to its memo whenever it changed. It runs in a workflow
-// goroutine of its own because signal handlers, where tasks' data arrives, cannot issue commands;
-// it publishes within the workflow task that changed the data.
+// publishData writes the data attached since it last ran to the run's memo, one memo field a key,
+// so that the memo grows by what changed. It runs in a workflow goroutine of its own because
+// signal handlers, where tasks' data arrives, cannot issue commands; it publishes within the
+// workflow task that changed the data.
 func (r *flowRun) publishData(ctx workflow.Context) {
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 	for {
-		if err := workflow.Await(hctx, func() bool { return r.dataDirty }); err != nil {
+		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 }); err != nil {
 			return
 		}
-		r.dataDirty = false
-		if err := workflow.UpsertMemo(hctx, map[string]any{names.MemoData: r.rec.dataCopy()}); err != nil {
+		fields := make(map[string]any, len(r.dirty))
+		for key := range r.dirty {
+			fields[names.MemoDataPrefix+key] = r.rec.history.Data[key]
+		}
+		r.dirty = nil
+		if err := workflow.UpsertMemo(hctx, fields); err != nil {
 			workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
 		}
 	}
 }
 
+// handleDataSignal attaches the data a task sent (adapter.SetRunDataFromTask), decoded with the
+// worker's data converter.
 func (r *flowRun) handleDataSignal(ctx workflow.Context, input *interceptor.HandleSignalInput) error {
 	var sig adapter.RunDataSignal
-	if err := dataConverter.FromPayloads(input.Arg, &sig); err != nil {
-		workflow.GetLogger(ctx).Warn("flowstate: ignoring a malformed run data signal", "error", err)
+	ch := workflow.NewBufferedChannel(ctx, 1)
+	ch.SendAsync(input.Arg)
+	if !ch.ReceiveAsync(&sig) {
+		workflow.GetLogger(ctx).Warn("flowstate: ignoring a run data signal that does not decode")
 		return nil
 	}
 	if sig.Key == "" || len(sig.Value) > adapter.MaxRunDataSize {
@@ -178,10 +288,17 @@ func (r *flowRun) handleDataSignal(ctx workflow.Context, input *interceptor.Hand
 }
 
 // execute runs the flow: input check, attempts with on_running hooks, retries with durable
-// waits, cancellation, and the terminal state with its hooks.
+// waits, cancellation, the server-side deadline, continue-as-new, and the terminal state with its
+// hooks.
 func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkflowInput) (any, error) {
-	if err := workflow.SetQueryHandler(ctx, names.Query, func() (hooks.History, error) {
-		return r.rec.snapshot(), nil
+	if err := workflow.SetQueryHandler(ctx, names.Query, func(req hooks.PageRequest) (hooks.History, error) {
+		return r.rec.page(req), nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryCrash, func() (CrashView, error) {
+		plan, err := json.Marshal(r.plan)
+		return CrashView{Plan: plan, Run: r.Info(), History: r.rec.page(hooks.PageRequest{})}, err
 	}); err != nil {
 		return nil, err
 	}
@@ -190,32 +307,46 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 	// Hooks and bookkeeping run on a context that survives cancellation of the workflow.
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 
-	scheduled := hooks.NewState(hooks.Scheduled, r.info.ExpectedStartTime)
-	r.rec.flowEntry(ctx, r.info.ID, r.flow.Name, scheduled)
-
-	if v := r.in.spec.ValidateInput; v != nil {
+	if r.chain == nil {
+		r.rec.flowEntry(hctx, r.info.ID, r.flow.Name, hooks.NewState(hooks.Scheduled, r.info.ExpectedStartTime))
+	}
+	if v := r.in.spec.validator(); v != nil {
 		if err := v(r.info.Parameters); err != nil {
-			st := r.state(hooks.Failed, hooks.NameFailed, 1)
+			st := r.state(hooks.Failed, hooks.NameFailed, r.info.Attempt)
 			st.Message, st.ErrorType = err.Error(), names.ErrTypeInvalidInput
 			return r.finish(hctx, st, nil, temporal.NewNonRetryableApplicationError(err.Error(), names.ErrTypeInvalidInput, err))
 		}
 	}
 
 	// The body runs on a context of its own, cancelled by watchCancel once the on_cancellation
-	// hooks ran, so that the tasks in flight are cancelled after the hooks, not before.
-	bodyCtx, cancelBody := workflow.WithCancel(hctx)
+	// hooks ran (so that the tasks in flight are cancelled after the hooks, not before), or by the
+	// server-side deadline.
+	deadlineCtx, cancelDeadline := workflow.WithCancel(hctx)
+	bodyCtx, cancelBody := workflow.WithCancel(deadlineCtx)
 	workflow.Go(ctx, func(gctx workflow.Context) { r.watchCancel(gctx, cancelBody) })
+	r.watchDeadline(ctx, hctx, cancelDeadline)
 
-	for attempt := 1; ; attempt++ {
+	continued := r.chain != nil
+	for attempt := r.info.Attempt; ; attempt++ {
 		r.info.Attempt = attempt
 		running := r.state(hooks.Running, hooks.NameRunning, attempt)
 		if attempt > 1 {
 			running.Name = hooks.NameRetrying
 		}
-		r.transition(hctx, running)
-		r.runHooks(hctx, hooks.OnRunning, running)
+		if continued {
+			// The chain's attempt goes on in this run: no new attempt, no on_running.
+			continued = false
+			running.Message = "continued as new from run " + r.rec.history.Previous
+			r.transition(hctx, running)
+		} else {
+			r.transition(hctx, running)
+			r.runHooks(hctx, hooks.OnRunning, running)
+		}
 		if r.cancelRequested {
 			return r.finishCancelled(hctx)
+		}
+		if r.deadlineHit {
+			return r.finishDeadline(hctx)
 		}
 
 		result, err, crash, timedOut := r.attempt(bodyCtx, input)
@@ -232,27 +363,39 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 			return r.finish(hctx, r.state(hooks.Completed, hooks.NameCompleted, attempt), result, nil)
 		case r.cancelRequested:
 			return r.finishCancelled(hctx)
+		case r.deadlineHit:
+			return r.finishDeadline(hctx)
+		case workflow.IsContinueAsNewError(err) && !r.plan.legacy:
+			return r.continueAsNew(hctx, err)
 		case timedOut:
 			st := r.state(hooks.Failed, hooks.NameTimedOut, attempt)
-			st.Message = fmt.Sprintf("flow attempt ran past its %s timeout", r.opts.Timeout)
+			st.Message = fmt.Sprintf("flow attempt ran past its %s timeout", r.plan.Timeout)
 			st.ErrorType = names.ErrTypeTimedOut
 			out = classify.Outcome{State: st, Retryable: true}
 			err = temporal.NewApplicationError(st.Message, names.ErrTypeTimedOut)
 		default:
 			out = classify.Attempt(err, workflow.Now(ctx), attempt)
-			if out.State.Type == hooks.Cancelled {
+			switch {
+			case out.State.Type == hooks.Cancelled:
 				// A cancellation the flow did not ask for (a cancelled task or subflow it did not
 				// handle) fails the flow.
 				out.State.Type, out.State.Name = hooks.Failed, hooks.NameFailed
+			case out.State.Name == hooks.NameTimedOut && !r.plan.legacy:
+				// A task or subflow that timed out fails the flow: TimedOut names only a run that
+				// passed its own timeout.
+				out.State.Name = hooks.NameFailed
 			}
 		}
 
-		if out.Retryable && attempt <= r.opts.Retries {
+		if out.Retryable && attempt <= r.plan.Retry.Retries {
 			awaiting := out.State
 			awaiting.Type, awaiting.Name = hooks.Scheduled, hooks.NameAwaitingRetry
 			r.transition(hctx, awaiting)
-			if wait := r.opts.RetryWait(attempt, jitter(r.info.ID, r.info.RunID, "flow", attempt)); wait > 0 {
+			if wait := r.plan.Retry.wait(attempt, jitter(r.info.ID, r.info.RunID, "flow", attempt)); wait > 0 {
 				if workflow.Sleep(bodyCtx, wait) != nil {
+					if r.deadlineHit {
+						return r.finishDeadline(hctx)
+					}
 					return r.finishCancelled(hctx)
 				}
 			}
@@ -268,8 +411,8 @@ type crashInfo struct{ value, stack string }
 func (r *flowRun) attempt(bodyCtx workflow.Context, input *interceptor.ExecuteWorkflowInput) (result any, err error, crash *crashInfo, timedOut bool) {
 	actx, cancelAttempt := workflow.WithCancel(bodyCtx)
 	defer cancelAttempt() // the timeout timer and whatever the attempt left running
-	if r.opts.Timeout > 0 {
-		timer := workflow.NewTimer(actx, r.opts.Timeout)
+	if r.plan.Timeout > 0 {
+		timer := workflow.NewTimer(actx, r.plan.Timeout)
 		workflow.Go(actx, func(gctx workflow.Context) {
 			if timer.Get(gctx, nil) == nil {
 				timedOut = true
@@ -313,6 +456,71 @@ func (r *flowRun) watchCancel(ctx workflow.Context, cancelBody workflow.CancelFu
 	cancelBody()
 }
 
+// DefaultDeadlineGrace returns how long before a server-side timeout of the given length a flow
+// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least a
+// second and at most a minute.
+func DefaultDeadlineGrace(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, time.Second), time.Minute)
+}
+
+// serverDeadline returns when the Temporal server would time the run out (its execution or run
+// timeout, whichever comes first), and that timeout; zero when it has none.
+func (r *flowRun) serverDeadline(wi *workflow.Info) (time.Time, time.Duration) {
+	var deadline time.Time
+	var timeout time.Duration
+	if wi.WorkflowRunTimeout > 0 {
+		deadline, timeout = wi.WorkflowStartTime.Add(wi.WorkflowRunTimeout), wi.WorkflowRunTimeout
+	}
+	if wi.WorkflowExecutionTimeout > 0 {
+		start := wi.WorkflowStartTime
+		if r.chain != nil && !r.chain.Started.IsZero() {
+			start = r.chain.Started
+		}
+		if d := start.Add(wi.WorkflowExecutionTimeout); deadline.IsZero() || d.Before(deadline) {
+			deadline, timeout = d, wi.WorkflowExecutionTimeout
+		}
+	}
+	return deadline, timeout
+}
+
+// watchDeadline ends the run a grace period before its server-side timeout, so that it ends
+// TimedOut through its own code, with its on_failure hooks, instead of being killed by the server
+// (after which only the crash sweeper could run its on_crashed hooks).
+func (r *flowRun) watchDeadline(ctx, hctx workflow.Context, cancelDeadline workflow.CancelFunc) {
+	if r.plan.legacy || r.plan.Grace < 0 {
+		return
+	}
+	deadline, timeout := r.serverDeadline(workflow.GetInfo(ctx))
+	if deadline.IsZero() {
+		return
+	}
+	grace := r.plan.Grace
+	if grace == 0 {
+		grace = DefaultDeadlineGrace(timeout)
+	}
+	wait := deadline.Add(-grace).Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return
+	}
+	workflow.Go(hctx, func(gctx workflow.Context) {
+		if workflow.NewTimer(gctx, wait).Get(gctx, nil) != nil || r.finishing || r.cancelRequested {
+			return
+		}
+		r.deadlineHit = true
+		cancelDeadline()
+	})
+}
+
+// finishDeadline ends a run that its server-side timeout was about to kill.
+func (r *flowRun) finishDeadline(hctx workflow.Context) (any, error) {
+	st := r.state(hooks.Failed, hooks.NameTimedOut, r.info.Attempt)
+	wi := workflow.GetInfo(hctx)
+	_, timeout := r.serverDeadline(wi)
+	st.Message = fmt.Sprintf("ended itself before its %s server-side timeout", timeout)
+	st.ErrorType = names.ErrTypeTimedOut
+	return r.finish(hctx, st, nil, temporal.NewNonRetryableApplicationError(st.Message, names.ErrTypeTimedOut, nil))
+}
+
 // finishCancelled ends a cancelled run once its on_cancellation hooks have finished.
 func (r *flowRun) finishCancelled(hctx workflow.Context) (any, error) {
 	_ = workflow.Await(hctx, func() bool { return r.cancelHooksDone })
@@ -333,6 +541,31 @@ func (r *flowRun) finish(hctx workflow.Context, st hooks.State, result any, err 
 	return result, err
 }
 
+// continueAsNew lets the body's continue-as-new through: no failure, no retry, no hook. The next
+// run of the chain takes the chain over from the memo it starts with (which carries the run's data
+// too).
+func (r *flowRun) continueAsNew(hctx workflow.Context, err error) (any, error) {
+	r.finishing = true
+	wi := workflow.GetInfo(hctx)
+	c := chainState{
+		FirstRunID: wi.FirstRunID,
+		Previous:   r.info.RunID,
+		Seq:        r.rec.seqBase + len(r.rec.history.Entries),
+		Attempt:    r.info.Attempt,
+		Started:    r.info.ExpectedStartTime,
+		IDs:        r.in.ids,
+		Runs:       1,
+	}
+	if r.chain != nil {
+		c.Runs = r.chain.Runs + 1
+	}
+	workflow.GetLogger(hctx).Info("flowstate: the flow run continues as new", "run", r.info.ID, "entries", c.Seq)
+	if merr := workflow.UpsertMemo(hctx, map[string]any{names.MemoChain: c}); merr != nil {
+		workflow.GetLogger(hctx).Error("flowstate: handing the chain to the next run failed", "error", merr)
+	}
+	return nil, err
+}
+
 // state returns a new state of the run at the current workflow time.
 func (r *flowRun) state(t hooks.StateType, name string, attempt int) hooks.State {
 	st := hooks.NewState(t, workflow.Now(r.ctx))
@@ -346,20 +579,21 @@ func (r *flowRun) transition(ctx workflow.Context, st hooks.State) {
 	r.rec.upsertState(ctx, st)
 }
 
-// runHooks calls the flow's hooks for event e one after another, recording each outcome.
+// runHooks calls the flow's hooks for event e, as its plan lists them, one after another,
+// recording each outcome.
 func (r *flowRun) runHooks(ctx workflow.Context, e hooks.Event, st hooks.State) {
-	list := r.opts.Hooks(e)
+	list := r.plan.Hooks[e]
 	if len(list) == 0 {
 		return
 	}
 	info := r.Info()
-	for i, h := range list {
+	for i, spec := range list {
 		inv := hooks.Invocation{
-			Hook: h.Name(), Event: e, Args: h.Args(), State: st,
+			Hook: spec.Name, Event: e, Args: spec.Args, State: st,
 			Key:  hookKey(info.ID, info.RunID, "flow", e, st.Attempt, i),
 			Flow: &r.flow, FlowRun: &info,
 		}
-		err := r.in.root.callHook(ctx, h.Err(), h.Options(), inv, info.TaskQueue)
+		err := r.in.root.callHook(ctx, spec, inv, info.TaskQueue)
 		r.rec.hookEntry(ctx, hooks.KindFlow, info.ID, r.flow.Name, inv, err)
 	}
 }

@@ -1,48 +1,101 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/internal/names"
 )
 
-// callHook runs one hook call as an activity (or a local activity, in ModeLocal) and waits for it,
-// retries included. ctx must be a
-// context that survives cancellation of the run. A hook with a definition error, or one the
-// worker's registry lacks, fails at once without an activity.
-func (i *Interceptor) callHook(ctx workflow.Context, defErr error, hopts hooks.Options, inv hooks.Invocation, runQueue string) error {
-	if defErr != nil {
-		return defErr
+// callHook runs one hook call as its plan says — a local activity that moves to an activity when
+// it fails (ModeAuto), an activity, or a local activity — and waits for it, retries included.
+// ctx must be a context that survives cancellation of the run. A hook whose definition was wrong,
+// or one the planning worker did not have, fails at once, without a command.
+func (i *Interceptor) callHook(ctx workflow.Context, spec hookSpec, inv hooks.Invocation, runQueue string) error {
+	if spec.Err != "" {
+		return temporal.NewNonRetryableApplicationError(spec.Err, "flowstate.InvalidHook", nil)
 	}
-	o := hopts.WithDefaults(i.opts.HookDefaults)
-	sameQueue := o.TaskQueue == "" || o.TaskQueue == runQueue
-	if reg := i.opts.Hooks; reg != nil && sameQueue && !reg.Has(inv.Hook) {
-		return &hooks.UnknownHookError{Name: inv.Hook, Registered: reg.Names()}
+	if spec.Unregistered {
+		unknown := &hooks.UnknownHookError{Name: spec.Name}
+		if i.opts.Hooks != nil {
+			unknown.Registered = i.opts.Hooks.Names()
+		}
+		return unknown
 	}
+	sameQueue := spec.Queue == "" || spec.Queue == runQueue
 	summary := fmt.Sprintf("%s hook %s", inv.Event, inv.Hook)
-	if o.Mode == hooks.ModeLocal && sameQueue {
-		lao := workflow.LocalActivityOptions{StartToCloseTimeout: o.StartToCloseTimeout, RetryPolicy: o.RetryPolicy, Summary: summary}
-		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lao), names.HookActivity, inv).Get(ctx, nil)
+	switch {
+	case spec.Mode == hooks.ModeLocal && sameQueue:
+		return localHook(ctx, inv, summary, spec.Retry, spec.Timeout)
+	case spec.Mode == hooks.ModeAuto && sameQueue:
+		budget := min(spec.Timeout, hooks.AutoLocalTimeout)
+		err := localHook(ctx, inv, summary, &temporal.RetryPolicy{MaximumAttempts: 1}, budget)
+		if err == nil || !worthAnActivity(err) {
+			return err
+		}
+		policy := *spec.Retry
+		if policy.MaximumAttempts == 1 {
+			return err // the local attempt was the only one
+		}
+		if policy.MaximumAttempts > 1 {
+			policy.MaximumAttempts--
+		}
+		// The activity is the call's second attempt: it waits as a retry would.
+		wait := policy.InitialInterval
+		if wait <= 0 {
+			wait = time.Second
+		}
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.NextRetryDelay() > 0 {
+			wait = app.NextRetryDelay()
+		}
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return err
+		}
+		inv.AttemptBase = 1
+		spec.Retry = &policy
+		return activityHook(ctx, spec, inv, summary+" (moved to an activity after its local attempt: "+shortError(err)+")")
 	}
+	return activityHook(ctx, spec, inv, summary)
+}
+
+func localHook(ctx workflow.Context, inv hooks.Invocation, summary string, policy *temporal.RetryPolicy, timeout time.Duration) error {
+	lao := workflow.LocalActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy, Summary: summary}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lao), names.HookActivity, inv).Get(ctx, nil)
+}
+
+func activityHook(ctx workflow.Context, spec hookSpec, inv hooks.Invocation, summary string) error {
 	ao := workflow.ActivityOptions{
-		TaskQueue:           o.TaskQueue,
-		StartToCloseTimeout: o.StartToCloseTimeout,
-		HeartbeatTimeout:    o.HeartbeatTimeout,
-		RetryPolicy:         o.RetryPolicy,
+		TaskQueue:           spec.Queue,
+		StartToCloseTimeout: spec.Timeout,
+		HeartbeatTimeout:    spec.Heartbeat,
+		RetryPolicy:         spec.Retry,
 		Summary:             summary,
 	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), names.HookActivity, inv).Get(ctx, nil)
 }
 
-// nextID returns a fresh ID for a run named name within this workflow execution: name#1, name#2…
-// It is deterministic, as workflow code runs in the same order on every replay.
-func (in *inbound) nextID(name string) string {
-	if in.ids == nil {
-		in.ids = map[string]int{}
+// worthAnActivity reports whether a hook call whose local attempt ended with err should go on as
+// an activity: it timed out, crashed or failed retryably, or this worker lacks the hook (another
+// worker of the queue may have it). A non-retryable error of the hook's own is final.
+func worthAnActivity(err error) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return !app.NonRetryable() || app.Type() == hooks.UnknownHookErrorType
 	}
-	in.ids[name]++
-	return fmt.Sprintf("%s#%d", name, in.ids[name])
+	var canceled *temporal.CanceledError
+	return !errors.As(err, &canceled)
+}
+
+func shortError(err error) string {
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return s
 }

@@ -2,8 +2,12 @@ package workflows
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -15,29 +19,42 @@ import (
 var (
 	stateKey          = temporal.NewSearchAttributeKeyKeyword(names.SAState)
 	scheduledStartKey = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
-	dataConverter     = converter.GetDefaultDataConverter()
 )
 
-// maxMemoBytes bounds the state history kept in a closed run's memo (Temporal refuses memos over
-// 2 MiB by default). Task entries are dropped oldest first to fit; the query returns them all.
-const maxMemoBytes = 256 << 10
+// maxMemoBytes bounds the state history a closed run keeps in its memo (Temporal refuses memos
+// over 2 MiB by default, the run's data included). A longer history keeps its flow entries and
+// its latest other entries; the memo counts the rest (Omitted, Summary), which the query pages
+// through.
+const maxMemoBytes = 512 << 10
 
-// recorder keeps a flow run's state history and mirrors the flow's state into its search
-// attribute.
+// maxPageBytes bounds one page of the flowstate query (Temporal refuses query results over 2 MiB).
+const maxPageBytes = 1 << 20
+
+// recorder keeps a flow run's state history, mirrors the flow's state into its FlowState search
+// attribute, its current details (the Web UI) and the worker's metrics.
 type recorder struct {
 	history hooks.History
-	// last holds the latest state of each task and subflow run, to check their transitions.
-	last map[string]hooks.State
-	// sa tells whether the FlowState search attribute is kept current.
-	sa bool
-	// startedAs is the FlowState value the run was started with, if any; upserted is set once
-	// the first transition has been published.
+	// seqBase is the number of entries the runs before this one in a continue-as-new chain had.
+	seqBase int
+	// last holds the latest state of each task and subflow run, to check their transitions;
+	// counts counts them by state name, and recent lists the runs that changed last, for the
+	// current details.
+	last   map[string]hooks.State
+	counts map[string]int
+	recent []string
+	// hooksOf holds the latest hook outcome of each run, for the current details.
+	hooksOf map[string]hooks.HookResult
+	// sa tells whether the FlowState search attribute is kept current; startedAs is the value the
+	// run was started with, if any; upserted is set once the first transition was published.
+	sa        bool
 	startedAs string
 	upserted  bool
+	// details, when set, keeps the run's current details up to date.
+	details bool
 }
 
 func (r *recorder) add(e hooks.Entry) {
-	e.Seq = len(r.history.Entries) + 1
+	e.Seq = r.seqBase + len(r.history.Entries) + 1
 	r.history.Entries = append(r.history.Entries, e)
 }
 
@@ -48,6 +65,7 @@ func (r *recorder) flowEntry(ctx workflow.Context, id, name string, st hooks.Sta
 	}
 	r.history.State = st
 	r.add(hooks.Entry{Kind: hooks.KindFlow, Run: id, Name: name, State: &st})
+	r.count(ctx, hooks.KindFlow, name, st)
 }
 
 // runEntry records a transition of a task or subflow run.
@@ -55,24 +73,58 @@ func (r *recorder) runEntry(ctx workflow.Context, kind hooks.Kind, run, name str
 	if r.last == nil {
 		r.last = map[string]hooks.State{}
 	}
-	if err := CheckTransition(r.last[run], st); err != nil {
+	prev, seen := r.last[run]
+	if err := CheckTransition(prev, st); err != nil {
 		workflow.GetLogger(ctx).Error("flowstate: unexpected transition", "run", run, "error", err)
 	}
+	if r.counts == nil {
+		r.counts = map[string]int{}
+	}
+	if seen {
+		r.counts[prev.Name]--
+	}
+	r.counts[st.Name]++
 	r.last[run] = st
+	r.touch(run)
 	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st})
+	r.count(ctx, kind, name, st)
 }
 
-// hookEntry records the outcome of a hook call.
+// hookEntry records the outcome of a hook call, which ran since the state it belongs to.
 func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name string, inv hooks.Invocation, err error) {
 	res := &hooks.HookResult{Hook: inv.Hook, Event: inv.Event, Status: hooks.HookCompleted, Key: inv.Key}
 	if err != nil {
 		res.Status, res.Error = hooks.HookFailed, classify.Message(err)
-	}
-	if err != nil {
 		workflow.GetLogger(ctx).Warn("flowstate: hook failed after its retries; the run's state is unchanged",
 			"hook", inv.Hook, "event", inv.Event, "run", run, "error", res.Error)
 	}
-	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, Hook: res, Time: workflow.Now(ctx)})
+	now := workflow.Now(ctx)
+	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, Hook: res, Time: now})
+	if kind != hooks.KindFlow {
+		if r.hooksOf == nil {
+			r.hooksOf = map[string]hooks.HookResult{}
+		}
+		r.hooksOf[run] = *res
+		r.touch(run)
+	}
+	recordHookMetrics(ctx, r.history.Flow, *res, now.Sub(inv.State.Timestamp))
+	r.refreshDetails(ctx)
+}
+
+// touch moves run to the end of the recently changed runs.
+func (r *recorder) touch(run string) {
+	if i := slices.Index(r.recent, run); i >= 0 {
+		r.recent = slices.Delete(r.recent, i, i+1)
+	}
+	r.recent = append(r.recent, run)
+	if len(r.recent) > detailsRows {
+		r.recent = slices.Delete(r.recent, 0, len(r.recent)-detailsRows)
+	}
+}
+
+func (r *recorder) count(ctx workflow.Context, kind hooks.Kind, name string, st hooks.State) {
+	recordStateMetrics(ctx, r.history.Flow, kind, name, st)
+	r.refreshDetails(ctx)
 }
 
 func (r *recorder) setData(key string, value json.RawMessage) {
@@ -93,35 +145,97 @@ func (r *recorder) dataCopy() map[string]json.RawMessage {
 	return out
 }
 
-// snapshot returns a copy of the history that later transitions do not change.
+// snapshot returns a copy of the whole history that later transitions do not change.
 func (r *recorder) snapshot() hooks.History {
 	h := r.history
-	h.Entries = append([]hooks.Entry(nil), r.history.Entries...)
+	h.Entries = slices.Clone(r.history.Entries)
 	h.Data = r.dataCopy()
+	h.Total = len(h.Entries)
 	return h
 }
 
-// memo returns the history to keep in the memo: all of it when it fits in maxMemoBytes, else
-// with the oldest task and hook entries dropped and counted in Dropped.
+// page returns the entries after req.After, as many as req.Limit and maxPageBytes allow.
+func (r *recorder) page(req hooks.PageRequest) hooks.History {
+	h := r.history
+	h.Data = r.dataCopy()
+	h.Total = len(r.history.Entries)
+	start := max(req.After-r.seqBase, 0)
+	if start > len(r.history.Entries) {
+		start = len(r.history.Entries)
+	}
+	size, end := 0, start
+	for end < len(r.history.Entries) {
+		if req.Limit > 0 && end-start >= req.Limit {
+			break
+		}
+		raw, _ := json.Marshal(r.history.Entries[end])
+		if size+len(raw) > maxPageBytes && end > start {
+			break
+		}
+		size += len(raw) + 1
+		end++
+	}
+	h.Entries = slices.Clone(r.history.Entries[start:end])
+	if end < len(r.history.Entries) {
+		h.Next = r.seqBase + end
+	}
+	return h
+}
+
+// memo returns the history to keep in the closed run's memo: without its data (kept in the data
+// memo fields), and, when it does not fit in maxMemoBytes, with its flow entries and its latest
+// other entries, the rest counted in Omitted and Summary.
 func (r *recorder) memo() hooks.History {
-	h := r.snapshot()
-	raw, err := json.Marshal(h)
-	if err != nil || len(raw) <= maxMemoBytes {
+	h := r.history
+	h.Data = nil
+	h.Total = len(r.history.Entries)
+	h.Entries = r.history.Entries
+	sizes := make([]int, len(h.Entries))
+	total := 0
+	for i, e := range h.Entries {
+		raw, _ := json.Marshal(e)
+		sizes[i] = len(raw) + 1
+		total += sizes[i]
+	}
+	if total <= maxMemoBytes {
+		h.Entries = slices.Clone(h.Entries)
 		return h
 	}
-	excess := len(raw) - maxMemoBytes
-	kept := h.Entries[:0:0]
-	for _, e := range h.Entries {
-		if excess > 0 && e.Kind != hooks.KindFlow {
-			size, _ := json.Marshal(e)
-			excess -= len(size) + 1
-			h.Dropped++
+	keep := make([]bool, len(h.Entries))
+	budget := maxMemoBytes
+	for i, e := range h.Entries {
+		if e.Kind == hooks.KindFlow {
+			keep[i] = true
+			budget -= sizes[i]
+		}
+	}
+	for i := len(h.Entries) - 1; i >= 0; i-- {
+		if !keep[i] && sizes[i] <= budget {
+			keep[i] = true
+			budget -= sizes[i]
+		}
+		if budget <= 0 {
+			break
+		}
+	}
+	h.Entries = nil
+	h.Summary = map[string]int{}
+	for i, e := range r.history.Entries {
+		if keep[i] {
+			h.Entries = append(h.Entries, e)
 			continue
 		}
-		kept = append(kept, e)
+		h.Omitted++
+		h.Summary[summaryKey(e)]++
 	}
-	h.Entries = kept
 	return h
+}
+
+func summaryKey(e hooks.Entry) string {
+	if e.State != nil {
+		return string(e.Kind) + " " + e.State.Name
+	}
+	return string(e.Kind) + " hook " + string(e.Hook.Status)
 }
 
 // upsertState publishes the flow's state in the FlowState search attribute. The first
@@ -138,4 +252,92 @@ func (r *recorder) upsertState(ctx workflow.Context, st hooks.State) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, stateKey.ValueSet(st.Name)); err != nil {
 		workflow.GetLogger(ctx).Error("flowstate: updating the FlowState search attribute failed", "error", err)
 	}
+}
+
+// detailsRows bounds the task runs the current details list.
+const detailsRows = 15
+
+// refreshDetails renders the run's current details: the Markdown the Temporal Web UI shows in
+// "Current Details". It costs no history: the SDK serves it through a built-in query.
+func (r *recorder) refreshDetails(ctx workflow.Context) {
+	if !r.details {
+		return
+	}
+	workflow.SetCurrentDetails(ctx, r.renderDetails())
+}
+
+func (r *recorder) renderDetails() string {
+	var b strings.Builder
+	st := r.history.State
+	fmt.Fprintf(&b, "**flowstate** flow `%s`: **%s**", r.history.Flow, st.Name)
+	if st.Attempt > 1 {
+		fmt.Fprintf(&b, " (attempt %d)", st.Attempt)
+	}
+	if st.Message != "" {
+		fmt.Fprintf(&b, ": %s", mdCell(st.Message))
+	}
+	b.WriteString("\n\n")
+	if len(r.last) > 0 {
+		names := make([]string, 0, len(r.counts))
+		for n, c := range r.counts {
+			if c > 0 {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		parts := make([]string, 0, len(names))
+		for _, n := range names {
+			parts = append(parts, fmt.Sprintf("%s %d", n, r.counts[n]))
+		}
+		fmt.Fprintf(&b, "%d task and subflow runs: %s\n\n", len(r.last), strings.Join(parts, ", "))
+		b.WriteString("| run | state | attempt | since | last hook |\n| --- | --- | --- | --- | --- |\n")
+		if len(r.last) > len(r.recent) {
+			fmt.Fprintf(&b, "| … %d more | | | | |\n", len(r.last)-len(r.recent))
+		}
+		for _, run := range r.recent {
+			s := r.last[run]
+			hook := ""
+			if h, ok := r.hooksOf[run]; ok {
+				hook = fmt.Sprintf("%s %s: %s", h.Event, h.Hook, h.Status)
+				if h.Error != "" {
+					hook += " (" + h.Error + ")"
+				}
+			}
+			state := s.Name
+			if s.Message != "" {
+				state += ": " + s.Message
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(run), mdCell(state), attemptCell(s.Attempt),
+				s.Timestamp.UTC().Format(time.TimeOnly), mdCell(hook))
+		}
+		b.WriteString("\n")
+	}
+	var flowHooks []string
+	for i := len(r.history.Entries) - 1; i >= 0 && len(flowHooks) < 5; i-- {
+		e := r.history.Entries[i]
+		if e.Kind == hooks.KindFlow && e.Hook != nil {
+			flowHooks = append(flowHooks, fmt.Sprintf("%s %s: %s", e.Hook.Event, e.Hook.Hook, e.Hook.Status))
+		}
+	}
+	if len(flowHooks) > 0 {
+		slices.Reverse(flowHooks)
+		fmt.Fprintf(&b, "Flow hooks: %s\n", mdCell(strings.Join(flowHooks, "; ")))
+	}
+	return b.String()
+}
+
+func attemptCell(a int) string {
+	if a == 0 {
+		return ""
+	}
+	return fmt.Sprint(a)
+}
+
+// mdCell makes s safe in one Markdown table cell.
+func mdCell(s string) string {
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", "\\|")
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -18,56 +20,87 @@ import (
 	"github.com/flowstate/flowstate/internal/classify"
 	"github.com/flowstate/flowstate/internal/flowctx"
 	"github.com/flowstate/flowstate/internal/names"
+	"github.com/flowstate/flowstate/internal/taskrun"
 )
 
 // taskCall is one task run: an activity call made by a flow (through adapter.Task or
 // workflow.ExecuteActivity), or a plain activity with hooks attached by name.
 //
-// A task without on_running hooks is scheduled once and retried by the Temporal server, as a
-// plain activity is: it costs no extra history. A task with on_running hooks has each attempt
-// scheduled by the workflow, so that its hooks run before each attempt.
+// A task whose plan has no on_running hooks is scheduled once and retried by the Temporal
+// server, as a plain activity is: it costs no extra history, and its activity side reports every
+// attempt with the call's outcome. A task with on_running hooks has each attempt scheduled by the
+// workflow, so that its hooks run before each.
 type taskCall struct {
-	o      *outbound
-	run    *flowRun // nil outside a flow run
-	ctx    workflow.Context
-	call   *flowctx.Call
-	opts   adapter.TaskOptions
-	typ    string
-	args   []any
-	info   hooks.TaskRun
-	task   hooks.TaskInfo
+	o    *outbound
+	run  *flowRun // nil outside a flow run
+	ctx  workflow.Context
+	call *flowctx.Call
+	opts adapter.TaskOptions
+	plan taskPlan
+	typ  string
+	args []any
+	info hooks.TaskRun
+	task hooks.TaskInfo
+	// policy decides the retries of attempts the workflow schedules.
 	policy attemptPolicy
+	// adapterCall is set for a call made through adapter.Task.
+	adapterCall bool
 	// cancelling is set once the run entered Cancelling.
 	cancelling bool
 }
 
 // newTaskCall returns the task run an activity call starts, or nil for an activity flowstate
-// leaves alone (a plain activity, without hooks by name, in a workflow that is not a flow).
-func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) *taskCall {
-	t := &taskCall{o: o, run: o.in.run, ctx: ctx, typ: typ, args: args, call: flowctx.CallFrom(ctx)}
+// leaves alone: a plain activity, with no hooks in its plan, in a workflow that is not a flow.
+func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) (*taskCall, error) {
+	in := o.in
+	t := &taskCall{o: o, run: in.run, ctx: ctx, typ: typ, args: args, call: flowctx.CallFrom(ctx)}
 	ao := workflow.GetActivityOptions(ctx)
-	if t.call != nil {
+	adapterCall := t.call != nil
+	if adapterCall {
 		t.opts, _ = t.call.Options.(adapter.TaskOptions)
-		t.policy = taskPolicy(t.opts)
 	} else {
-		opts, byName := o.in.root.opts.Tasks[typ]
-		if !byName && t.run == nil {
-			return nil
-		}
-		t.opts = opts
-		t.call = &flowctx.Call{ID: ao.ActivityID, Options: opts}
-		if opts.HasHooks() { // only hooks see a task run's parameters
-			t.call.Parameters = parameters(args)
-		}
-		t.policy = serverPolicy(ao.RetryPolicy)
+		t.opts = in.root.opts.Tasks[typ]
+		t.call = &flowctx.Call{}
 	}
+	index := 0
 	if t.call.ID == "" {
-		t.call.ID = o.in.nextID(typ)
+		t.call.ID, index = in.nextID(typ)
+	} else {
+		index = idIndex(t.call.ID)
 	}
-	if ao.ActivityID != t.call.ID {
-		ao.ActivityID = t.call.ID
-		t.ctx = workflow.WithActivityOptions(ctx, ao)
+	legacy := in.legacy()
+	plan, err := in.taskPlanFor(ctx, typ, t.call.ID, index, t.opts, legacy)
+	if err != nil {
+		return nil, err
 	}
+	t.plan = plan
+	if !adapterCall && t.run == nil && plan.zero() {
+		return nil, nil
+	}
+	if !adapterCall && !plan.zero() {
+		t.call.Parameters = parameters(args) // only hooks see a task run's parameters
+	}
+	if adapterCall || legacy {
+		// An adapter task's activity ID is its task run ID. flowstate v0.1 gave plain
+		// activities one too; later versions leave them the IDs the SDK gives them.
+		if ao.ActivityID != t.call.ID {
+			ao.ActivityID = t.call.ID
+		}
+	}
+	t.adapterCall = adapterCall
+	if adapterCall {
+		if !plan.zero() && !legacy {
+			// The run's plan, not the task's current options, says how the server retries it.
+			ao.RetryPolicy = adapter.RetryPolicy(adapter.TaskOptions{Retries: plan.Retry.Retries, RetryDelay: plan.Retry.Delay.RetryDelay()})
+		}
+		if ao.Summary == "" && !legacy {
+			ao.Summary = "task " + typ
+		}
+		t.policy = t.taskPolicy()
+	} else {
+		t.policy = serverPolicy(ao.RetryPolicy) // a plain activity keeps its own retry policy
+	}
+	t.ctx = workflow.WithActivityOptions(ctx, ao)
 	retries := t.policy.max - 1
 	if t.policy.max == 0 {
 		retries = -1 // unlimited
@@ -78,7 +111,54 @@ func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) *tas
 		ID: t.call.ID, TaskName: typ, FlowRunID: wi.WorkflowExecution.ID, FlowRunRunID: wi.WorkflowExecution.RunID,
 		FlowName: wi.WorkflowType.Name, Namespace: wi.Namespace, Tags: t.opts.Tags, Parameters: t.call.Parameters,
 	}
-	return t
+	return t, nil
+}
+
+// idIndex returns n of a task run ID "name#n".
+func idIndex(id string) int {
+	n, _ := strconv.Atoi(id[strings.LastIndexByte(id, '#')+1:])
+	return n
+}
+
+// taskPolicy returns the retry policy of a task's attempts the workflow schedules.
+func (t *taskCall) taskPolicy() attemptPolicy {
+	if t.plan.legacy {
+		return attemptPolicy{max: t.opts.Retries + 1, wait: t.opts.RetryWait}
+	}
+	return attemptPolicy{max: t.plan.Retry.Retries + 1, wait: t.plan.Retry.wait}
+}
+
+// spec is how the activity side decides the call's retries, as its plan says.
+func (t *taskCall) spec(workflowScheduled bool) taskrun.Spec {
+	s := taskrun.Spec{Workflow: workflowScheduled}
+	if t.plan.zero() {
+		s.Retries, s.Delay, s.Jitter = t.opts.Retries, taskrun.EncodeDelay(t.opts.RetryDelay), t.opts.RetryJitterFactor
+	} else {
+		s.Retries, s.Delay, s.Jitter = t.plan.Retry.Retries, t.plan.Retry.Delay, t.plan.Retry.Jitter
+	}
+	if t.adapterCall {
+		s.Condition = flowctx.RegisterCondition(t.opts.RetryCondition)
+	} else {
+		s.Condition = taskrun.Registered
+	}
+	return s
+}
+
+// setHeader puts the call's spec (and the attempt, when the workflow schedules it) in the
+// header of the activity about to be scheduled with ctx.
+func (t *taskCall) setHeader(ctx workflow.Context, attempt int) {
+	header := interceptor.WorkflowHeader(ctx)
+	if header == nil {
+		return
+	}
+	if p, err := taskrun.EncodeSpec(t.spec(attempt > 0)); err == nil {
+		header[taskrun.Header] = p
+	}
+	if attempt > 0 {
+		if p, err := converter.GetDefaultDataConverter().ToPayload(attempt); err == nil {
+			header[names.HeaderAttempt] = p
+		}
+	}
 }
 
 // start schedules the task run and returns the future the caller waits on. The future is ready
@@ -87,11 +167,16 @@ func (t *taskCall) start() workflow.Future {
 	ctx := t.ctx
 	fut, set := workflow.NewFuture(ctx)
 	t.record(ctx, t.state(ctx, hooks.Pending, hooks.NamePending, 0))
-	if len(t.opts.OnRunning) == 0 {
+	workflowScheduled := t.plan.workflowScheduled()
+	if t.plan.legacy {
+		workflowScheduled = len(t.opts.OnRunning) > 0
+	}
+	if !workflowScheduled {
+		t.setHeader(ctx, 0)
 		inner := t.o.Next.ExecuteActivity(ctx, t.typ, t.args...)
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			raw, err := t.await(gctx, inner, 0)
-			t.end(gctx, t.outcome(gctx, err, 0).State, raw, err, set)
+			t.end(gctx, t.serverOutcome(gctx, raw, err), raw, err, set)
 		})
 		return fut
 	}
@@ -106,7 +191,6 @@ func (t *taskCall) attempts(ctx workflow.Context, set workflow.Settable) {
 	ao := workflow.GetActivityOptions(ctx)
 	ao.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
 	actx := workflow.WithActivityOptions(ctx, ao)
-	header := interceptor.WorkflowHeader(actx)
 	for attempt := 1; ; attempt++ {
 		running := t.state(ctx, hooks.Running, hooks.NameRunning, attempt)
 		if attempt > 1 {
@@ -120,14 +204,13 @@ func (t *taskCall) attempts(ctx workflow.Context, set workflow.Settable) {
 			t.end(hctx, t.outcome(hctx, err, attempt).State, converter.RawValue{}, err, set)
 			return
 		}
-		if header != nil {
-			if p, err := dataConverter.ToPayload(attempt); err == nil {
-				header[names.HeaderAttempt] = p
-			}
-		}
+		t.setHeader(actx, attempt)
 		inner := t.o.Next.ExecuteActivity(actx, t.typ, t.args...)
 		raw, err := t.await(ctx, inner, attempt)
 		out := t.outcome(hctx, err, attempt)
+		if t.cancelling && err == nil && !t.plan.legacy {
+			out.State.Type, out.State.Name = hooks.Cancelled, hooks.NameCancelled
+		}
 		if err == nil || t.cancelling || out.State.Type == hooks.Cancelled || !out.Retryable || !t.policy.allows(attempt, err) {
 			t.end(hctx, out.State, raw, err, set)
 			return
@@ -172,14 +255,92 @@ func (t *taskCall) enterCancelling(hctx workflow.Context, attempt int) {
 	t.runHooks(hctx, hooks.OnCancellation, st)
 }
 
-// outcome classifies an attempt's result. attempt is 0 when the Temporal server ran the attempts.
-func (t *taskCall) outcome(ctx workflow.Context, err error, attempt int) classify.Outcome {
+// serverOutcome classifies the outcome of a task whose attempts the Temporal server ran, and
+// records the attempts its activity side reported: Running or Retrying for each, AwaitingRetry
+// with the error of each but the last.
+func (t *taskCall) serverOutcome(ctx workflow.Context, raw converter.RawValue, err error) hooks.State {
+	log := attemptLog(raw, err)
+	attempt := 0
+	if n := len(log); n > 0 {
+		attempt = log[n-1].N
+	}
 	if attempt == 0 && err != nil {
 		var act *temporal.ActivityError
 		if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			attempt = t.policy.max
 		}
 	}
+	if !t.plan.legacy {
+		t.recordAttempts(ctx, log)
+	}
+	st := t.outcome(ctx, err, attempt).State
+	if t.cancelling && err == nil && !t.plan.legacy {
+		st.Type, st.Name = hooks.Cancelled, hooks.NameCancelled
+	}
+	return st
+}
+
+// recordAttempts records, after the fact, the attempts the Temporal server ran.
+func (t *taskCall) recordAttempts(ctx workflow.Context, log taskrun.Log) {
+	for i, a := range log {
+		running := hooks.NewState(hooks.Running, a.Started)
+		running.Attempt = a.N
+		if a.N > 1 {
+			running.Name = hooks.NameRetrying
+		}
+		t.record(ctx, running)
+		if i == len(log)-1 {
+			break
+		}
+		awaiting := hooks.NewState(hooks.Scheduled, a.Ended)
+		awaiting.Name, awaiting.Attempt = hooks.NameAwaitingRetry, a.N
+		awaiting.Message, awaiting.ErrorType = a.Error, a.ErrorType
+		if a.Ended.IsZero() {
+			awaiting.Timestamp = log[i+1].Started
+			awaiting.Message, awaiting.ErrorType = "worker lost: the attempt's worker stopped heartbeating", "HeartbeatTimeout"
+		}
+		t.record(ctx, awaiting)
+	}
+}
+
+// attemptLog returns the attempts a task's activity side reported with its outcome: in the
+// result's metadata, in an error's details, or in a timeout's last heartbeat.
+func attemptLog(raw converter.RawValue, err error) taskrun.Log {
+	if err == nil {
+		log, _, _ := taskrun.FromPayload(raw.Payload())
+		return log
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.HasDetails() {
+		if log := logInDetails(app.Details); log != nil {
+			return log
+		}
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) && timeout.HasLastHeartbeatDetails() {
+		return logInDetails(timeout.LastHeartbeatDetails)
+	}
+	return nil
+}
+
+// logInDetails finds the attempt log among the first details of an error.
+func logInDetails(get func(...any) error) taskrun.Log {
+	raws := make([]converter.RawValue, 8)
+	ptrs := make([]any, len(raws))
+	for i := range raws {
+		ptrs[i] = &raws[i]
+	}
+	_ = get(ptrs...)
+	for _, r := range raws {
+		if log, ok, _ := taskrun.FromPayload(r.Payload()); ok {
+			return log
+		}
+	}
+	return nil
+}
+
+// outcome classifies an attempt's result; attempt is 0 when not known.
+func (t *taskCall) outcome(ctx workflow.Context, err error, attempt int) classify.Outcome {
 	return classify.Attempt(err, workflow.Now(ctx), attempt)
 }
 
@@ -213,18 +374,18 @@ func (t *taskCall) record(ctx workflow.Context, st hooks.State) {
 	}
 }
 
-// runHooks calls the task's hooks for event e one after another, recording each outcome.
+// runHooks calls the task's hooks for event e, as its plan lists them, one after another,
+// recording each outcome.
 func (t *taskCall) runHooks(ctx workflow.Context, e hooks.Event, st hooks.State) {
-	list := t.opts.Hooks(e)
-	for i, h := range list {
+	for i, spec := range t.plan.Hooks[e] {
 		info := t.info
 		info.Attempt = st.Attempt
 		inv := hooks.Invocation{
-			Hook: h.Name(), Event: e, Args: h.Args(), State: st,
+			Hook: spec.Name, Event: e, Args: spec.Args, State: st,
 			Key:  hookKey(info.FlowRunID, info.FlowRunRunID, info.ID, e, st.Attempt, i),
 			Task: &t.task, TaskRun: &info,
 		}
-		err := t.o.in.root.callHook(ctx, h.Err(), h.Options(), inv, workflow.GetInfo(ctx).TaskQueueName)
+		err := t.o.in.root.callHook(ctx, spec, inv, workflow.GetInfo(ctx).TaskQueueName)
 		if t.run != nil {
 			t.run.rec.hookEntry(ctx, hooks.KindTask, t.info.ID, t.typ, inv, err)
 		} else if err != nil {
@@ -246,10 +407,6 @@ func (p attemptPolicy) allows(attempt int, err error) bool {
 	}
 	var app *temporal.ApplicationError
 	return !(errors.As(err, &app) && slices.Contains(p.nonRetryable, app.Type()))
-}
-
-func taskPolicy(o adapter.TaskOptions) attemptPolicy {
-	return attemptPolicy{max: o.Retries + 1, wait: o.RetryWait}
 }
 
 // serverPolicy reproduces a Temporal retry policy (nil means the server's default) for attempts

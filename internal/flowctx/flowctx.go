@@ -6,6 +6,9 @@ package flowctx
 import (
 	"context"
 	"encoding/json"
+	"reflect"
+	"runtime"
+	"sync"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -76,4 +79,31 @@ func WithTaskRun(ctx context.Context, run hooks.TaskRun) context.Context {
 func TaskRunFrom(ctx context.Context) (hooks.TaskRun, bool) {
 	r, ok := ctx.Value(taskRunKey).(hooks.TaskRun)
 	return r, ok
+}
+
+// RetryCondition is a task's retry condition (adapter.TaskOptions.RetryCondition).
+type RetryCondition = func(ctx context.Context, state hooks.State, err error) (bool, error)
+
+var conditions sync.Map // name → RetryCondition
+
+// RegisterCondition makes cond findable by the name it returns: the name of its function, which
+// is the same in every process of one binary. A task call names its retry condition in its header
+// (the condition of a WithOptions copy, which the activity side cannot otherwise know); the
+// activity side finds it here. "" stands for no condition.
+func RegisterCondition(cond RetryCondition) string {
+	if cond == nil {
+		return ""
+	}
+	name := runtime.FuncForPC(reflect.ValueOf(cond).Pointer()).Name()
+	conditions.Store(name, cond)
+	return name
+}
+
+// Condition returns the retry condition registered under name.
+func Condition(name string) (RetryCondition, bool) {
+	v, ok := conditions.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return v.(RetryCondition), true
 }

@@ -12,8 +12,21 @@ const (
 	Query = "flowstate.states"
 	// MemoHistory is the memo key under which a closed flow run keeps its state history.
 	MemoHistory = "flowstate.states"
-	// MemoData is the memo key under which a flow run keeps the data attached to it.
+	// MemoData is the memo key under which a flow run of flowstate v0.1 kept the data attached
+	// to it, all keys in one value.
 	MemoData = "flowstate.data"
+	// MemoDataPrefix prefixes the memo key of each value attached to a flow run: the key
+	// "flowstate.data.job" holds the value attached under "job".
+	MemoDataPrefix = "flowstate.data."
+	// MemoChain is the memo key under which a flow run that continues as new hands its state to
+	// the next run of the chain.
+	MemoChain = "flowstate.chain"
+	// RecordFlowPlan is the ID of the marker holding a flow run's plan.
+	RecordFlowPlan = "flowstate.plan"
+	// RecordTaskPlan prefixes the ID of the marker holding the plan of a task, by name.
+	RecordTaskPlan = "flowstate.plan.task/"
+	// RecordCallPlan prefixes the ID of the marker holding the plan of one task call, by task run ID.
+	RecordCallPlan = "flowstate.plan.call/"
 	// SignalData is the signal a task sends to attach data to its flow run.
 	SignalData = "flowstate.data"
 	// SAState is the Keyword search attribute holding a flow run's current state name.

@@ -60,11 +60,13 @@ func mustOpen(t *testing.T, path string) *os.File {
 }
 
 // Runs recorded by flowstate v0.1, in flight or closed, replay on this version with the same
-// definitions.
+// definitions and worker.Options.LegacyRuns, the upgrade path.
 func TestLegacyRunsReplay(t *testing.T) {
 	for _, s := range replay.LegacyScenarios() {
 		t.Run(s.Name, func(t *testing.T) {
-			r := newReplayer(t, replay.Build(s.Defs))
+			opts := replay.Build(s.Defs)
+			opts.LegacyRuns = true
+			r := newReplayer(t, opts)
 			for _, run := range s.Runs {
 				r.replay(t, filepath.Join("testdata", "v0.1", s.Name+"-"+run.Name+".json"))
 			}
