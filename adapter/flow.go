@@ -207,6 +207,28 @@ func (f *Flow[I, O]) WorkflowFunc() any {
 	}
 }
 
+// ContinueAsNew returns the error that continues the flow run as a new run of this flow with
+// input: return it from the flow body (workflow.NewContinueAsNewError does the same). It is not a
+// failure: no retry, no terminal hook. The chain of runs is one flow run to flowstate: its state
+// history, attempt and data carry on, its on_completion (or on_failure) hooks run once, when its
+// last run ends, and ReadHistory reads the whole chain. Use it to keep a long-running flow's
+// history short, typically when ContinueAsNewSuggested says so.
+func (f *Flow[I, O]) ContinueAsNew(ctx workflow.Context, input I) error {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("flowstate: flow %q: the input to continue as new with is not serialisable as JSON: %v", f.name, err), names.ErrTypeInvalidInput, err)
+	}
+	return workflow.NewContinueAsNewError(ctx, f.name, json.RawMessage(raw))
+}
+
+// ContinueAsNewSuggested reports whether Temporal suggests that the run continue as new: its
+// history (the hooks' events included) grows long. Check it in long loops and return
+// Flow.ContinueAsNew when it says so.
+func ContinueAsNewSuggested(ctx workflow.Context) bool {
+	return workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
 // RunSubflow runs the flow as a subflow of the calling flow (a Temporal child workflow) and waits
 // for its result. The subflow's own hooks run in the child.
 func (f *Flow[I, O]) RunSubflow(ctx workflow.Context, input I) (O, error) {

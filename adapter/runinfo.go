@@ -6,11 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/hooks"
@@ -119,60 +115,4 @@ func TaskRunInfo(ctx context.Context) hooks.TaskRun {
 		Namespace:    info.WorkflowNamespace,
 		Attempt:      int(info.Attempt),
 	}
-}
-
-// QueryType is the Temporal query type that returns a flow run's state history as JSON:
-// `temporal workflow query --type flowstate.states --workflow-id …`.
-const QueryType = names.Query
-
-// MemoKey is the memo key under which a closed flow run keeps its state history.
-const MemoKey = names.MemoHistory
-
-// ReadHistory returns the state history of a flow run, open or closed. runID may be empty for the
-// latest run. A closed run's history comes from its memo; a run terminated or timed out on the
-// server has none, and its history comes from its crash handler (which ran its on_crashed hooks)
-// once that has finished; an open run's comes from the flowstate query, which needs a worker for
-// the run's task queue.
-func ReadHistory(ctx context.Context, c client.Client, workflowID, runID string) (hooks.History, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
-	if err != nil {
-		return hooks.History{}, fmt.Errorf("flowstate: describing %s: %w", workflowID, err)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	runID = info.GetExecution().GetRunId()
-	if info.GetCloseTime() != nil {
-		if h, ok, err := historyFromMemo(info.GetMemo()); ok || err != nil {
-			return h, err
-		}
-		switch info.GetStatus() {
-		case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-			handler, herr := c.DescribeWorkflowExecution(ctx, names.CrashHandlerID(workflowID, runID), "")
-			if herr == nil && handler.GetWorkflowExecutionInfo().GetCloseTime() != nil {
-				if h, ok, err := historyFromMemo(handler.GetWorkflowExecutionInfo().GetMemo()); ok || err != nil {
-					return h, err
-				}
-			}
-		}
-	}
-	v, err := c.QueryWorkflow(ctx, workflowID, runID, names.Query)
-	if err != nil {
-		return hooks.History{}, fmt.Errorf("flowstate: querying the state history of %s: %w", workflowID, err)
-	}
-	var h hooks.History
-	if err := v.Get(&h); err != nil {
-		return hooks.History{}, fmt.Errorf("flowstate: decoding the state history of %s: %w", workflowID, err)
-	}
-	return h, nil
-}
-
-func historyFromMemo(memo *commonpb.Memo) (hooks.History, bool, error) {
-	p, ok := memo.GetFields()[names.MemoHistory]
-	if !ok {
-		return hooks.History{}, false, nil
-	}
-	var h hooks.History
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &h); err != nil {
-		return hooks.History{}, true, fmt.Errorf("flowstate: decoding a state history memo: %w", err)
-	}
-	return h, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -457,21 +458,28 @@ func (r *flowRun) watchCancel(ctx workflow.Context, cancelBody workflow.CancelFu
 }
 
 // DefaultDeadlineGrace returns how long before a server-side timeout of the given length a flow
-// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least a
-// second and at most a minute.
+// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least 100 ms
+// and at most a minute.
 func DefaultDeadlineGrace(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Second), time.Minute)
+	return min(max(timeout/10, 100*time.Millisecond), time.Minute)
 }
 
-// serverDeadline returns when the Temporal server would time the run out (its execution or run
-// timeout, whichever comes first), and that timeout; zero when it has none.
+// serverDeadline returns when the Temporal server would time the run out for good — its
+// execution timeout, or its run timeout when the workflow's retry policy starts no other run after
+// it — whichever comes first, and that timeout; zero when it has none or when the run cannot know
+// it (a cron run, whose start the server delays; the execution timeout of a run the server
+// retried, which counts from an earlier run).
 func (r *flowRun) serverDeadline(wi *workflow.Info) (time.Time, time.Duration) {
 	var deadline time.Time
 	var timeout time.Duration
-	if wi.WorkflowRunTimeout > 0 {
-		deadline, timeout = wi.WorkflowStartTime.Add(wi.WorkflowRunTimeout), wi.WorkflowRunTimeout
+	retried := wi.RetryPolicy != nil && (wi.RetryPolicy.MaximumAttempts == 0 || wi.Attempt < wi.RetryPolicy.MaximumAttempts)
+	if wi.WorkflowRunTimeout > 0 && !retried && wi.CronSchedule == "" {
+		// The server counts a run timeout from the run's start plus the backoff it waited before
+		// its first workflow task: for a retried run, its retry interval.
+		start := wi.WorkflowStartTime.Add(retryInterval(wi.RetryPolicy, int(wi.Attempt)))
+		deadline, timeout = start.Add(wi.WorkflowRunTimeout), wi.WorkflowRunTimeout
 	}
-	if wi.WorkflowExecutionTimeout > 0 {
+	if wi.WorkflowExecutionTimeout > 0 && wi.Attempt <= 1 {
 		start := wi.WorkflowStartTime
 		if r.chain != nil && !r.chain.Started.IsZero() {
 			start = r.chain.Started
@@ -481,6 +489,25 @@ func (r *flowRun) serverDeadline(wi *workflow.Info) (time.Time, time.Duration) {
 		}
 	}
 	return deadline, timeout
+}
+
+// retryInterval is the wait the server's retry policy p puts before the given attempt of a run.
+func retryInterval(p *temporal.RetryPolicy, attempt int) time.Duration {
+	if p == nil || attempt < 2 {
+		return 0
+	}
+	initial, coef, maxInterval := p.InitialInterval, p.BackoffCoefficient, p.MaximumInterval
+	if initial <= 0 {
+		initial = time.Second
+	}
+	if coef < 1 {
+		coef = 2
+	}
+	if maxInterval <= 0 {
+		maxInterval = 100 * initial
+	}
+	d := float64(initial) * math.Pow(coef, float64(attempt-2))
+	return time.Duration(math.Min(d, float64(maxInterval)))
 }
 
 // watchDeadline ends the run a grace period before its server-side timeout, so that it ends
@@ -498,10 +525,10 @@ func (r *flowRun) watchDeadline(ctx, hctx workflow.Context, cancelDeadline workf
 	if grace == 0 {
 		grace = DefaultDeadlineGrace(timeout)
 	}
-	wait := deadline.Add(-grace).Sub(workflow.Now(ctx))
-	if wait <= 0 {
-		return
+	if !deadline.After(workflow.Now(ctx)) {
+		return // too late: the server will time it out, and the crash sweeper handle it
 	}
+	wait := max(deadline.Add(-grace).Sub(workflow.Now(ctx)), time.Millisecond)
 	workflow.Go(hctx, func(gctx workflow.Context) {
 		if workflow.NewTimer(gctx, wait).Get(gctx, nil) != nil || r.finishing || r.cancelRequested {
 			return

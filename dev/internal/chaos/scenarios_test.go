@@ -22,6 +22,7 @@ import (
 var (
 	flowCrashed      = chaosflows.FlowOnCrashed.Name()
 	flowCompletion   = chaosflows.FlowOnCompletion.Name()
+	flowFailure      = chaosflows.FlowOnFailure.Name()
 	flowCancellation = chaosflows.FlowOnCancellation.Name()
 	taskCrashed      = chaosflows.TaskOnCrashed.Name()
 	taskCancellation = chaosflows.TaskOnCancellation.Name()
@@ -166,21 +167,21 @@ var (
 	}
 	executionTimeout = scenario{
 		name:     "5. 3 s execution timeout (temporal workflow start)",
-		expected: "on_crashed once",
-		expect:   map[string]int{flowCrashed: 1},
+		expected: "the run ends itself TimedOut before the server's deadline: on_failure once, no on_crashed",
+		expect:   map[string]int{flowFailure: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
+			started := time.Now()
 			e.cli("workflow", "start", "--type", chaosflows.FlowName, "--task-queue", e.queue, "--workflow-id", id,
 				"--execution-timeout", "3s", "--input", `{"mode":"sleep"}`)
 			status, err := e.waitClosed(id)
 			require.Error(t, err)
-			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, status)
-			timedOut := time.Now()
-			delay := e.waitEffect(id, flowCrashed).Sub(timedOut)
-			h := e.crashHandler(id, e.runID(id))
-			require.Equal(t, hooks.Crashed, h.State.Type, h.Timeline())
-			require.Contains(t, h.State.Message, "timed out")
-			r.observe("Temporal %s, on_crashed %s after the timeout, state %s", status, delay.Round(10*time.Millisecond), h.State)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status, "the run closes through its own code")
+			h := e.history(id)
+			require.Equal(t, hooks.NameTimedOut, h.State.Name, h.Timeline())
+			require.Equal(t, hooks.Failed, h.State.Type)
+			e.noCrashHandler(id, e.runID(id))
+			r.observe("Temporal %s %s after the start, state %s; on_failure ran in the run", status, since(started), h.State)
 		},
 	}
 	cancel = scenario{

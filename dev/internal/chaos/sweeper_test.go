@@ -55,8 +55,8 @@ var (
 	}
 	runTimeoutRetried = scenario{
 		name:     "11. 2 s run timeout with a workflow retry policy (2 attempts)",
-		expected: "on_crashed once, for the last run: a timed-out run that the server retries is not final",
-		expect:   map[string]int{flowCrashed: 1},
+		expected: "the first run times out on the server and is retried: no hook; the last run ends itself TimedOut: on_failure once",
+		expect:   map[string]int{flowFailure: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
 			_, err := chaosflows.Flow.Start(t.Context(), e.c, client.StartWorkflowOptions{
@@ -67,15 +67,16 @@ var (
 			first := e.runID(id)
 			status, err := e.waitClosed(id)
 			require.Error(t, err)
-			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, status)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status, "the last run closes through its own code")
 			last := e.runID(id)
 			require.NotEqual(t, first, last, "the server must have retried the run")
-			h := e.crashHandler(id, last)
+			h := e.history(id)
+			require.Equal(t, hooks.NameTimedOut, h.State.Name, h.Timeline())
 			e.waitHandlerIfAny(id, first)
-			effects := e.effects(id)[flowCrashed]
+			effects := e.effects(id)[flowFailure]
 			require.NotEmpty(t, effects)
-			require.Equal(t, last, effects[0].RunID, "on_crashed is for the last run")
-			r.observe("runs %s… (retried), %s… (last): on_crashed for the last, state %s", first[:8], last[:8], h.State.Name)
+			require.Equal(t, last, effects[0].RunID, "on_failure is for the last run")
+			r.observe("runs %s… (timed out, retried), %s… (last, ended itself): state %s", first[:8], last[:8], h.State.Name)
 		},
 	}
 	terminateAfterKills = scenario{

@@ -116,7 +116,8 @@ func TestStartByTypeNameWithJSONInput(t *testing.T) {
 	h, err := adapter.ReadHistory(t.Context(), c, run.GetID(), "")
 	require.NoError(t, err)
 	require.Equal(t, "Completed", h.State.Name)
-	require.Equal(t, []string{"Pending", "Completed"}, h.StateNames("shout#1"))
+	require.Equal(t, []string{"Pending", "Running", "Completed"}, h.StateNames("shout#1"))
+	require.Equal(t, 1, lastOf(h.States("shout#1")).Attempt)
 
 	// Invalid JSON for the flow's parameters: Failed before the body.
 	bad, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: tq}, "greet",
@@ -188,11 +189,12 @@ func activityOptions(name string) activity.RegisterOptions {
 	return activity.RegisterOptions{Name: name}
 }
 
-// Each fired hook costs one activity's worth of history, or one marker event in ModeLocal.
+// Each fired hook costs one activity's worth of history, or one marker event in ModeLocal and
+// ModeAuto (the default); a run with hooks records its plan once, in one marker more.
 func TestHookHistoryCost(t *testing.T) {
 	noop := func(context.Context, hooks.FlowCall) error { return nil }
 	count := map[hooks.Mode]int{}
-	for _, mode := range []hooks.Mode{hooks.ModeActivity, hooks.ModeLocal} {
+	for _, mode := range []hooks.Mode{hooks.ModeActivity, hooks.ModeLocal, hooks.ModeAuto} {
 		done := hooks.NewFlowHook("cost-done", noop, hooks.Options{Mode: mode})
 		started := hooks.NewFlowHook("cost-running", noop, hooks.Options{Mode: mode})
 		task := adapter.NewTask("cost-noop", func(ctx context.Context, n int) (int, error) { return n, nil })
@@ -212,11 +214,20 @@ func TestHookHistoryCost(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, h.Hooks(), 2)
 		with, none := events(t, c, a.ID()), events(t, c, b.ID())
-		perHook := float64(len(with)-len(none)) / 2
+		perHook := float64(len(with)-len(none)-1) / 2
 		t.Logf("%s: %d events with 2 hooks, %d without: %.1f events per hook\n%v", modeName(mode), len(with), len(none), perHook, with)
 		count[mode] = len(with) - len(none)
 	}
-	// An awaited activity is its three events and the workflow task that resumes the run.
-	require.Equal(t, 2*6, count[hooks.ModeActivity])
-	require.Equal(t, 2*1, count[hooks.ModeLocal])
+	// An awaited activity is its three events and the workflow task that resumes the run; a local
+	// hook is its marker. The plan is one marker per run.
+	require.Equal(t, 2*6+1, count[hooks.ModeActivity])
+	require.Equal(t, 2*1+1, count[hooks.ModeLocal])
+	require.Equal(t, 2*1+1, count[hooks.ModeAuto])
+}
+
+func lastOf(states []hooks.State) hooks.State {
+	if len(states) == 0 {
+		return hooks.State{}
+	}
+	return states[len(states)-1]
 }

@@ -83,12 +83,18 @@ func testReplay(t *testing.T, mode hooks.Mode) {
 
 	full := fetchHistory(t, c, run.ID(), run.RunID())
 	t.Logf("replaying %d events", len(full.GetEvents()))
-	markers := 0
+	markers, plans := 0, 0
 	for _, e := range full.GetEvents() {
 		if e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED {
-			markers++
+			switch e.GetMarkerRecordedEventAttributes().GetMarkerName() {
+			case "LocalActivity":
+				markers++
+			case "MutableSideEffect":
+				plans++
+			}
 		}
 	}
+	require.Equal(t, 2, plans, "the flow's plan and the hooked task's")
 	if mode == hooks.ModeLocal {
 		require.Greater(t, markers, 4, "local hooks leave markers")
 	} else {
