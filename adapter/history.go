@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -193,7 +194,7 @@ func queryAll(ctx context.Context, c client.Client, workflowID, runID string) (h
 	var h hooks.History
 	req := hooks.PageRequest{}
 	for page := 0; ; page++ {
-		v, err := c.QueryWorkflow(ctx, workflowID, runID, names.Query, req)
+		v, err := queryPage(ctx, c, workflowID, runID, req)
 		if err != nil {
 			return hooks.History{}, fmt.Errorf("flowstate: querying the state history of %s: %w", workflowID, err)
 		}
@@ -213,6 +214,20 @@ func queryAll(ctx context.Context, c client.Client, workflowID, runID string) (h
 		}
 		req.After = p.Next
 	}
+}
+
+// queryTimeout bounds one query of ReadHistory when its context sets no deadline: a worker that
+// lost the run from its cache replays the run to answer, which takes seconds for a run of tens of
+// thousands of tasks (the SDK's default of 10 s is not enough).
+const queryTimeout = 2 * time.Minute
+
+func queryPage(ctx context.Context, c client.Client, workflowID, runID string, req hooks.PageRequest) (converter.EncodedValue, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+	}
+	return c.QueryWorkflow(ctx, workflowID, runID, names.Query, req)
 }
 
 // historyFromMemo reads the state history a closed run keeps in its memo, with its data (kept in
@@ -281,4 +296,23 @@ func taskFailure(e *historypb.HistoryEvent) string {
 		msg = msg[:i]
 	}
 	return strings.ToLower(strings.ReplaceAll(cause, "_", " ")) + ": " + msg
+}
+
+// ReadHistoryMemo decodes the state history a closed flow run keeps in its memo, as
+// DescribeWorkflowExecution returns it, without querying anything: bounded in size, it says what
+// it leaves out (Omitted, Summary), which ReadHistory fetches.
+func ReadHistoryMemo(memo *commonpb.Memo, opts ...ReadOption) (hooks.History, error) {
+	var o readOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dc := o.dc
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	h, ok, err := historyFromMemo(memo, dc)
+	if err == nil && !ok {
+		err = errors.New("flowstate: the memo holds no state history (the run is open, or is not a flow)")
+	}
+	return h, err
 }

@@ -305,6 +305,7 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 	}
 	ctx = flowctx.WithRun(ctx, r)
 	workflow.Go(ctx, r.publishData)
+	workflow.Go(ctx, r.rec.keepDetails)
 	// Hooks and bookkeeping run on a context that survives cancellation of the workflow.
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 

@@ -49,8 +49,10 @@ type recorder struct {
 	sa        bool
 	startedAs string
 	upserted  bool
-	// details, when set, keeps the run's current details up to date.
-	details bool
+	// details, when set, keeps the run's current details up to date; detailsDirty is set when
+	// they changed since keepDetails last rendered them.
+	details      bool
+	detailsDirty bool
 }
 
 func (r *recorder) add(e hooks.Entry) {
@@ -257,13 +259,24 @@ func (r *recorder) upsertState(ctx workflow.Context, st hooks.State) {
 // detailsRows bounds the task runs the current details list.
 const detailsRows = 15
 
-// refreshDetails renders the run's current details: the Markdown the Temporal Web UI shows in
-// "Current Details". It costs no history: the SDK serves it through a built-in query.
-func (r *recorder) refreshDetails(ctx workflow.Context) {
-	if !r.details {
-		return
+// refreshDetails marks the run's current details for keepDetails to render.
+func (r *recorder) refreshDetails(workflow.Context) {
+	r.detailsDirty = r.details
+}
+
+// keepDetails keeps the run's current details — the Markdown the Temporal Web UI shows in
+// "Current Details" — up to date: it renders them once the run's other goroutines are blocked,
+// so once per workflow task or so, not once per transition. They cost no history: the SDK serves
+// them through a built-in query. It runs in a workflow goroutine of its own.
+func (r *recorder) keepDetails(ctx workflow.Context) {
+	hctx, _ := workflow.NewDisconnectedContext(ctx)
+	for {
+		if err := workflow.Await(hctx, func() bool { return r.detailsDirty }); err != nil {
+			return
+		}
+		r.detailsDirty = false
+		workflow.SetCurrentDetails(hctx, r.renderDetails())
 	}
-	workflow.SetCurrentDetails(ctx, r.renderDetails())
 }
 
 func (r *recorder) renderDetails() string {

@@ -48,6 +48,11 @@ import (
 // LogEnv names the environment variable that shows the shared server's logs on stderr.
 const LogEnv = "FLOWSTATE_DEVSERVER_LOG"
 
+// TestDynamicConfig is the dynamic config of the shared server: the dev server's, with its
+// transfer queue unthrottled, so that a workflow task is dispatched at once rather than after up
+// to 50 ms (a production server with many shards rarely waits either).
+var TestDynamicConfig = map[string]any{"history.transferProcessorMaxPollRPS": 1000}
+
 var (
 	once     sync.Once
 	mu       sync.Mutex
@@ -65,7 +70,7 @@ func Shared(t testing.TB) *devserver.Server {
 		logger, err := envLogger()
 		var srv *devserver.Server
 		if err == nil {
-			srv, err = devserver.Start(ctx, devserver.Options{Logger: logger})
+			srv, err = devserver.Start(ctx, devserver.Options{Logger: logger, DynamicConfig: TestDynamicConfig})
 		}
 		mu.Lock()
 		shared, startErr = srv, err
