@@ -173,8 +173,10 @@ func TestDevWithTemporalCLI(t *testing.T) {
 	// flowstate run: the crash example, end to end.
 	out, err = d.flowstate(t, "run", "crashing-flow", "--id", "e2e-crash")
 	require.Error(t, err, "a crashed flow run is a failed command")
-	require.Contains(t, out, `flow run e2e-crash ended Crashed("panic: Crashing on purpose!")`)
+	require.Contains(t, out, `task my-task-that-crashes#1  Crashed("panic: Crashing on purpose!")`)
 	require.Contains(t, out, "hook on_crashed delete-cloud-run-job: completed")
+	require.Contains(t, out, "flowstate run: flow run e2e-crash ended Crashed: panic: Crashing on purpose!\n")
+	require.NotContains(t, out, "(type: ")
 
 	d.stop(t)
 }
@@ -204,7 +206,7 @@ func TestDevDBFileSurvivesRestart(t *testing.T) {
 	d.stop(t)
 }
 
-// The demo runs every example and exits 0.
+// The demo runs every example, the nap cancelled mid-task, and exits 0.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -214,7 +216,9 @@ func TestDemo(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("$ flowstate demo   (%s)\n%s", time.Since(t0).Round(time.Millisecond), out)
 	require.NoError(t, err)
-	require.Contains(t, string(out), "all 4 examples behaved as expected")
+	require.Contains(t, string(out), "all 5 examples behaved as expected")
+	require.NotContains(t, string(out), "SPEC")
+	require.Contains(t, string(out), "on_cancellation: flow run demo-nap-")
 	require.Contains(t, string(out), "Your job demo-slack-notify-")
 	require.Contains(t, string(out), "on_crashed: deleted job")
 	require.Equal(t, 3, strings.Count(string(out), "hook on_running record-start-time: completed"))
