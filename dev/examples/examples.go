@@ -6,6 +6,8 @@
 //   - taskstart: a task's on_running hook fires before each of its three attempts;
 //   - hookargs: a hook with bound arguments sees a task's Failed state returned to the flow;
 //   - nap: a task that sleeps, to cancel, terminate, or watch a run survive its worker.
+//
+// quickstart, the README's quick start, is a program of its own with its own task queue.
 package examples
 
 import (
