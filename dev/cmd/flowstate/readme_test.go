@@ -68,15 +68,17 @@ func readmeBlocks(t *testing.T, path string) []readmeBlock {
 }
 
 var (
-	offsetPattern = regexp.MustCompile(`\+[0-9][0-9.a-zµ]*`)
-	uuidPattern   = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	exitPattern   = regexp.MustCompile(`# exit status (\d+)`)
+	offsetPattern   = regexp.MustCompile(`\+[0-9][0-9.a-zµ]*`)
+	durationPattern = regexp.MustCompile(`\bin [0-9][0-9.]*(ns|µs|ms|s|m)\b`)
+	uuidPattern     = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	exitPattern     = regexp.MustCompile(`# exit status (\d+)`)
 )
 
-// normaliseLine makes a line of output comparable with the README's: offsets (+23ms) and run IDs
-// stand for any, and runs of spaces count as one.
+// normaliseLine makes a line of output comparable with the README's: offsets (+23ms), other
+// durations (in 512ms) and run IDs stand for any, and runs of spaces count as one.
 func normaliseLine(s string) string {
 	s = offsetPattern.ReplaceAllString(s, "+T")
+	s = durationPattern.ReplaceAllString(s, "in T")
 	s = uuidPattern.ReplaceAllString(s, "RUN-ID")
 	return strings.Join(strings.Fields(s), " ")
 }
@@ -202,6 +204,10 @@ func TestReadme(t *testing.T) {
 		}
 		ran++
 		script := substitute(b.body, cli, port, uiPort)
+		for i, e := range b.expect { // where the README's flowstate dev listens, this one does
+			e = strings.ReplaceAll(e, "127.0.0.1:7233", addr)
+			b.expect[i] = strings.ReplaceAll(e, "127.0.0.1:8233", fmt.Sprintf("127.0.0.1:%d", uiPort))
+		}
 		if strings.Contains(b.body, "# keeps running") {
 			bg = append(bg, startBackground(t, b, script, root, env))
 			continue
