@@ -20,7 +20,7 @@ import (
 	"github.com/flowstate/flowstate/internal/names"
 )
 
-// pollInterval is how often `flowstate run` reads an open run's state history.
+// pollInterval is how often `flowstate run` reads an open run's state history, at most.
 const pollInterval = 250 * time.Millisecond
 
 // follower prints a flow run's progress while it is open: each new entry of its state history
@@ -68,8 +68,8 @@ func (f *follower) follow(ctx context.Context) (outcome, error) {
 		o.err = f.run.Get(ctx, &o.result)
 		done <- o
 	}()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
+	next := time.NewTimer(pollInterval)
+	defer next.Stop()
 	for {
 		select {
 		case o := <-done:
@@ -85,8 +85,11 @@ func (f *follower) follow(ctx context.Context) (outcome, error) {
 				}
 			}
 			return o, nil
-		case <-tick.C:
+		case <-next.C:
+			t0 := time.Now()
 			f.poll(ctx)
+			// A large run's history takes a while to read: poll it less often.
+			next.Reset(max(pollInterval, 4*time.Since(t0)))
 		}
 	}
 }

@@ -31,7 +31,7 @@ type logLevel struct {
 // logLevelFlag adds --log-level to fs; without it, the level is $FLOWSTATE_LOG_LEVEL, else def.
 func logLevelFlag(fs *flag.FlagSet, def slog.Level) *logLevel {
 	l := &logLevel{def: def}
-	fs.Var(l, "log-level", fmt.Sprintf("show log lines from this level up: debug, info, warn or error (default $%s, else %s)",
+	fs.Var(l, "log-level", fmt.Sprintf("show log lines from this `level` up: debug, info, warn or error (default $%s, else %s)",
 		LogLevelEnv, strings.ToLower(def.String())))
 	return l
 }
