@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -24,9 +27,11 @@ import (
 const pollInterval = 250 * time.Millisecond
 
 // follower prints a flow run's progress while it is open: each new entry of its state history
-// (the flow's and its tasks' states, hook outcomes) as it appears, and the failed attempts of
-// activities that the server is retrying: hook calls, whose outcome the history records only once
-// the call ended, and task attempts the history does not have.
+// (the flow's and its tasks' states, hook outcomes) as it appears, and the failed attempts that
+// the history records only later, if at all: a hook call's attempts (its outcome is recorded once
+// the call ended), and the attempts of a task that the Temporal server retries (recorded when the
+// task ends). Those come from the run's Temporal history (a hook's local attempts) and from its
+// pending activities (the attempts the server retries).
 type follower struct {
 	c    client.Client
 	flow string
@@ -34,17 +39,27 @@ type follower struct {
 	out  io.Writer
 	p    progress
 
-	printed int                // entries of the history printed so far
-	start   time.Time          // the time of the history's first entry, the origin of offsets
-	retries map[string]int32   // hook activity ID → the attempt whose failure was printed last
-	hooks   map[string]hookRef // hook activity ID → the hook it calls, read from the run's history
+	printed int                 // entries of the state history printed so far
+	start   time.Time           // the time of the history's first entry, the origin of offsets
+	shown   map[string]int      // activity ID → the last attempt whose failure was printed
+	calls   map[string]hookCall // hook activity ID → the call, read from the Temporal history
 	warned  bool
+
+	mu     sync.Mutex
+	events []*historypb.HistoryEvent // Temporal history events not handled yet
+	read   chan struct{}             // closed when the Temporal history is read to its end
 }
 
-// hookRef names a hook call.
-type hookRef struct {
-	who  string // "flow NAME" or "task RUN-ID", as the timeline says
-	what string // "on_failure notify-slack"
+// hookCall is a hook call as its activity's input names it.
+type hookCall struct {
+	hook, event string
+	base        int // attempts made before the activity (a ModeAuto call's local attempt)
+}
+
+// line is a line of progress, in the timeline's order.
+type line struct {
+	at   time.Time
+	text string // without the offset
 }
 
 // outcome is how a followed run ended.
@@ -57,11 +72,14 @@ type outcome struct {
 
 func newFollower(c client.Client, flow string, run client.WorkflowRun, out io.Writer) *follower {
 	return &follower{c: c, flow: flow, run: run, out: out, p: progress{w: out},
-		retries: map[string]int32{}, hooks: map[string]hookRef{}}
+		shown: map[string]int{}, calls: map[string]hookCall{}, read: make(chan struct{})}
 }
 
 // follow prints the run's progress until it closes or ctx is done, and returns how it ended.
 func (f *follower) follow(ctx context.Context) (outcome, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go f.readEvents(ctx)
 	done := make(chan outcome, 1)
 	go func() {
 		var o outcome
@@ -76,21 +94,41 @@ func (f *follower) follow(ctx context.Context) (outcome, error) {
 			if ctx.Err() != nil {
 				return o, ctx.Err()
 			}
-			// The closed run's history is final: print what the last poll had not seen yet.
+			// The closed run's histories are final: print what the last poll had not seen yet.
+			select {
+			case <-f.read:
+			case <-time.After(5 * time.Second):
+			}
 			o.history, o.histErr = adapter.ReadHistory(context.WithoutCancel(ctx), f.c, f.run.GetID(), f.run.GetRunID())
+			var lines []line
 			if o.histErr == nil {
-				f.printEntries(o.history)
-				if o.history.Dropped > 0 {
-					fmt.Fprintf(f.out, "(%d more entries: temporal workflow query --workflow-id %s --type flowstate.states)\n", o.history.Dropped, f.run.GetID())
-				}
+				lines = f.newEntries(o.history)
+			}
+			f.print(append(lines, f.eventLines()...))
+			if o.histErr == nil && o.history.Dropped > 0 {
+				fmt.Fprintf(f.out, "(%d more entries: temporal workflow query --workflow-id %s --type flowstate.states)\n", o.history.Dropped, f.run.GetID())
 			}
 			return o, nil
 		case <-next.C:
-			t0 := time.Now()
 			f.poll(ctx)
-			// A large run's history takes a while to read: poll it less often.
-			next.Reset(max(pollInterval, 4*time.Since(t0)))
+			// Each poll reads the whole state history: poll a large run less often, up to every 5 s.
+			next.Reset(min(pollInterval*time.Duration(1+f.printed/1000), 5*time.Second))
 		}
+	}
+}
+
+// readEvents reads the run's Temporal history as it grows, until the run closes.
+func (f *follower) readEvents(ctx context.Context) {
+	defer close(f.read)
+	it := f.c.GetWorkflowHistory(ctx, f.run.GetID(), f.run.GetRunID(), true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.events = append(f.events, ev)
+		f.mu.Unlock()
 	}
 }
 
@@ -99,50 +137,125 @@ func (f *follower) follow(ctx context.Context) (outcome, error) {
 func (f *follower) poll(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	var lines []line
 	h, err := adapter.ReadHistory(qctx, f.c, f.run.GetID(), f.run.GetRunID())
 	if err == nil {
-		f.printEntries(h)
+		lines = f.newEntries(h)
 	}
-	desc, err := f.c.DescribeWorkflowExecution(qctx, f.run.GetID(), f.run.GetRunID())
-	if err != nil {
-		return
+	lines = append(lines, f.eventLines()...)
+	if desc, err := f.c.DescribeWorkflowExecution(qctx, f.run.GetID(), f.run.GetRunID()); err == nil {
+		f.warnStuck(desc)
+		lines = append(lines, f.retryLines(desc, h)...)
 	}
-	f.warnStuck(desc)
+	f.print(lines)
+}
+
+// newEntries returns the entries of h not printed yet, as the timeline renders them.
+func (f *follower) newEntries(h hooks.History) []line {
+	if len(h.Entries) <= f.printed {
+		return nil
+	}
+	if f.printed == 0 {
+		f.start = h.Entries[0].At()
+	}
+	var lines []line
+	rendered := strings.Split(h.Timeline(), "\n")
+	for i := f.printed; i < len(h.Entries) && i < len(rendered); i++ {
+		// The timeline's line is "OFFSET  WHO  WHAT"; the offset is printed again from At.
+		_, text, _ := strings.Cut(strings.TrimLeft(rendered[i], " "), "  ")
+		lines = append(lines, line{at: h.Entries[i].At(), text: text})
+	}
+	f.printed = len(h.Entries)
+	return lines
+}
+
+// eventLines handles the Temporal history events read since the last call: it learns which hook
+// each hook activity calls, and returns the failed local attempts of hook calls.
+func (f *follower) eventLines() []line {
+	f.mu.Lock()
+	events := f.events
+	f.events = nil
+	f.mu.Unlock()
+	dc := converter.GetDefaultDataConverter()
+	var lines []line
+	for _, ev := range events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == names.HookActivity {
+			var inv hooks.Invocation
+			if p := a.GetInput().GetPayloads(); len(p) == 1 && dc.FromPayload(p[0], &inv) == nil {
+				f.calls[a.GetActivityId()] = hookCall{hook: inv.Hook, event: string(inv.Event), base: inv.AttemptBase}
+			}
+			continue
+		}
+		m := ev.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "LocalActivity" || m.GetFailure() == nil {
+			continue
+		}
+		var data struct {
+			ActivityType string
+			Attempt      int
+		}
+		if dc.FromPayloads(m.GetDetails()["data"], &data) != nil || data.ActivityType != names.HookActivity {
+			continue
+		}
+		// The local activity's summary names the call: "on_failure hook notify-slack".
+		var summary string
+		_ = dc.FromPayload(ev.GetUserMetadata().GetSummary(), &summary)
+		event, hook, ok := strings.Cut(summary, " hook ")
+		if !ok {
+			event, hook = "", summary
+		}
+		hook, _, _ = strings.Cut(hook, " ")
+		lines = append(lines, line{at: ev.GetEventTime().AsTime(), text: fmt.Sprintf("%-28s %s: attempt %d failed: %s",
+			"hook "+hook, event, max(data.Attempt, 1), m.GetFailure().GetMessage())})
+	}
+	return lines
+}
+
+// retryLines returns the failed attempts of the run's pending activities that the server is
+// retrying, each once: hook calls, and tasks whose state history lacks the attempt.
+func (f *follower) retryLines(desc *workflowservice.DescribeWorkflowExecutionResponse, h hooks.History) []line {
+	var lines []line
 	for _, a := range desc.GetPendingActivities() {
 		if a.GetLastFailure() == nil || a.GetAttempt() < 2 {
 			continue
 		}
-		failed := a.GetAttempt() - 1 // the attempt whose failure LastFailure is
-		if f.retries[a.GetActivityId()] >= failed {
-			continue
-		}
-		f.retries[a.GetActivityId()] = failed
+		failed, last := int(a.GetAttempt())-1, int(a.GetMaximumAttempts()) // of the activity
 		var who, what string
 		if a.GetActivityType().GetName() == names.HookActivity {
-			ref := f.hookRef(qctx, a.GetActivityId())
-			who, what = ref.who, "hook "+ref.what+": "
+			call, ok := f.calls[a.GetActivityId()]
+			if !ok {
+				continue // its scheduling event is not read yet
+			}
+			failed += call.base
+			if last > 0 {
+				last += call.base
+			}
+			who, what = "hook "+call.hook, call.event+": "
 		} else {
-			// A task run's activity ID is its task run ID. Its history may have the attempt already.
-			if recorded(h, a.GetActivityId(), int(failed)) {
+			// A task run's activity ID is its task run ID.
+			who = "task " + a.GetActivityId()
+			if recorded(h, a.GetActivityId(), failed) {
 				continue
 			}
-			who = "task " + a.GetActivityId()
 		}
-		line := fmt.Sprintf("%sattempt %d failed: %s", what, failed, a.GetLastFailure().GetMessage())
-		if max := a.GetMaximumAttempts(); max > 0 {
-			line += fmt.Sprintf("; retrying (attempt %d of %d)", failed+1, max)
-		} else {
-			line += fmt.Sprintf("; retrying (attempt %d)", failed+1)
+		if f.shown[a.GetActivityId()] >= failed {
+			continue
+		}
+		f.shown[a.GetActivityId()] = failed
+		text := fmt.Sprintf("%-28s %sattempt %d failed: %s; retrying (attempt %d", who, what, failed, a.GetLastFailure().GetMessage(), failed+1)
+		if last > 0 {
+			text += fmt.Sprintf(" of %d", last)
 		}
 		at := time.Now()
 		if t := a.GetLastAttemptCompleteTime(); t != nil {
 			at = t.AsTime()
 		}
-		f.line(at, who, line)
+		lines = append(lines, line{at: at, text: text + ")"})
 	}
+	return lines
 }
 
-// recorded reports whether h records the failure of the given attempt of run as AwaitingRetry.
+// recorded reports whether h records the failure of the given attempt of run.
 func recorded(h hooks.History, run string, attempt int) bool {
 	for _, st := range h.States(run) {
 		if st.Name == hooks.NameAwaitingRetry && st.Attempt == attempt {
@@ -152,61 +265,16 @@ func recorded(h hooks.History, run string, attempt int) bool {
 	return false
 }
 
-// printEntries prints the entries of h not printed yet, in the timeline's format.
-func (f *follower) printEntries(h hooks.History) {
-	if len(h.Entries) <= f.printed {
-		return
-	}
-	if f.printed == 0 {
-		f.start = h.Entries[0].At()
-	}
-	lines := strings.SplitAfter(h.Timeline(), "\n")
-	for i := f.printed; i < len(h.Entries) && i < len(lines); i++ {
-		fmt.Fprint(f.out, lines[i])
-	}
-	f.printed = len(h.Entries)
-}
-
-// line prints a line of ours in the timeline's format.
-func (f *follower) line(at time.Time, who, text string) {
-	offset := time.Duration(0)
-	if !f.start.IsZero() {
-		offset = at.Sub(f.start).Round(time.Millisecond)
-	}
-	fmt.Fprintf(f.out, "%8s  %-28s %s\n", "+"+offset.String(), who, text)
-}
-
-// hookRef reads which hook a hook activity calls from the activity's input in the run's
-// history. A payload it cannot decode (an encrypting codec) leaves the activity's ID.
-func (f *follower) hookRef(ctx context.Context, activityID string) hookRef {
-	if ref, ok := f.hooks[activityID]; ok {
-		return ref
-	}
-	ref := hookRef{who: "flow " + f.flow, what: "(activity " + activityID + ")"}
-	it := f.c.GetWorkflowHistory(ctx, f.run.GetID(), f.run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			break
+// print prints lines in the order they happened, each with its offset from the run's start.
+func (f *follower) print(lines []line) {
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
+	for _, l := range lines {
+		offset := time.Duration(0)
+		if !f.start.IsZero() {
+			offset = l.at.Sub(f.start).Round(time.Millisecond)
 		}
-		attrs := ev.GetActivityTaskScheduledEventAttributes()
-		if attrs == nil || attrs.GetActivityId() != activityID {
-			continue
-		}
-		var inv hooks.Invocation
-		if p := attrs.GetInput().GetPayloads(); len(p) == 1 && converter.GetDefaultDataConverter().FromPayload(p[0], &inv) == nil {
-			ref.what = fmt.Sprintf("%s %s", inv.Event, inv.Hook)
-			switch {
-			case inv.TaskRun != nil:
-				ref.who = "task " + inv.TaskRun.ID
-			case inv.Flow != nil:
-				ref.who = "flow " + inv.Flow.Name
-			}
-		}
-		break
+		fmt.Fprintf(f.out, "%8s  %s\n", "+"+offset.String(), l.text)
 	}
-	f.hooks[activityID] = ref
-	return ref
 }
 
 // warnStuck says, once, when no worker takes the run's workflow tasks: the flow is not registered

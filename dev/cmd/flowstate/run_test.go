@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,7 +28,8 @@ func TestMain(m *testing.M) { devtest.Main(m) }
 var update = flag.Bool("update", false, "rewrite the golden files of TestRunOutput")
 
 // The flows of TestRunOutput: a download that fails twice then succeeds, a notification hook that
-// fails once then succeeds, a task that panics on both its attempts, and a flow with typed input.
+// fails twice then succeeds (its first attempt runs locally, the next ones as an activity), a task
+// that panics on both its attempts, and a flow with typed input.
 // Retries wait a second or two, so that `flowstate run`, which polls four times a second, sees
 // each failed attempt while its retry is due.
 
@@ -42,11 +42,11 @@ var download = adapter.NewTask("download", func(ctx context.Context, url string)
 		return 0, fmt.Errorf("GET %s: connection reset (attempt %d)", url, n)
 	}
 	return 1234, nil
-}, adapter.TaskOptions{Retries: 2, RetryDelay: adapter.FixedDelay(time.Second)})
+}, adapter.TaskOptions{Retries: 2, RetryDelay: adapter.FixedDelay(1500 * time.Millisecond)})
 
 var notifyTeam = hooks.NewFlowHook("notify-team", func(ctx context.Context, c hooks.FlowCall) error {
-	if c.Hook.Attempt < 2 {
-		return errors.New("chat service answered 503")
+	if c.Hook.Attempt < 3 {
+		return fmt.Errorf("chat service answered 503 (attempt %d)", c.Hook.Attempt)
 	}
 	return nil
 }, hooks.Options{RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumAttempts: 3}})
@@ -61,7 +61,7 @@ var ingest = adapter.NewFlow("ingest", func(ctx workflow.Context, p ingestParams
 
 var explode = adapter.NewTask("explode", func(ctx context.Context, _ struct{}) (struct{}, error) {
 	panic("disk on fire")
-}, adapter.TaskOptions{Retries: 1, RetryDelay: adapter.FixedDelay(time.Second)})
+}, adapter.TaskOptions{Retries: 1, RetryDelay: adapter.FixedDelay(1500 * time.Millisecond)})
 
 var crashing = adapter.NewFlow("crashing", func(ctx workflow.Context, _ struct{}) (struct{}, error) {
 	return explode.Run(ctx, struct{}{})
