@@ -22,6 +22,7 @@ import (
 	"github.com/flowstate/flowstate/activities"
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/hooks"
+	"github.com/flowstate/flowstate/hooks/secrets"
 	"github.com/flowstate/flowstate/workflows"
 )
 
@@ -126,13 +127,18 @@ type Worker struct {
 const sweeperCheckInterval = 10 * time.Second
 
 // New builds a worker for taskQueue. It registers the flows, the tasks and the hook runner, and
-// installs flowstate's interceptors. Every problem with the definitions is reported at once.
+// installs flowstate's interceptors. Every problem with the definitions is reported at once. It
+// checks opts.Secrets when the resolver can be checked (see secrets.Checker).
 func New(c client.Client, taskQueue string, opts Options) (*Worker, error) {
 	if c == nil {
 		return nil, errors.New("flowstate: worker needs a Temporal client")
 	}
 	if taskQueue == "" {
 		return nil, errors.New("flowstate: worker needs a task queue")
+	}
+	// A broken secrets source (a secrets file others can read, say) fails here, not in every hook.
+	if err := secrets.Check(context.Background(), opts.Secrets); err != nil {
+		return nil, err
 	}
 	logger := opts.Logger
 	if logger == nil {

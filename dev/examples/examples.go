@@ -1,14 +1,18 @@
-// Package examples gathers flowstate's examples, the seed examples of SPEC §5 as Go users write
-// them, for the worker of `flowstate dev` and `flowstate worker` and for the demo.
+// Package examples gathers flowstate's examples, Prefect's state change hook examples as Go users
+// write them, for the worker of `flowstate dev` and `flowstate worker` and for the demo:
 //
-//   - slacknotify: a flow with one retry whose body fails; on_failure tells Slack (§5.1);
-//   - crashcleanup: on_crashed cleans up a resource the crashed run left (§5.2);
-//   - taskstart: a task's on_running hook fires before each of its three attempts (§5.3);
-//   - hookargs: a hook with bound arguments sees a task's Failed state returned to the flow (§5.4);
-//   - nap: a task that sleeps, to watch a run survive its worker.
+//   - slacknotify: a flow with one retry whose body fails; on_failure tells Slack;
+//   - crashcleanup: on_crashed cleans up a resource the crashed run left;
+//   - taskstart: a task's on_running hook fires before each of its three attempts;
+//   - hookargs: a hook with bound arguments sees a task's Failed state returned to the flow;
+//   - nap: a task that sleeps, to cancel, terminate, or watch a run survive its worker.
+//
+// quickstart, the README's quick start, is a program of its own with its own task queue.
 package examples
 
 import (
+	"time"
+
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/dev/examples/crashcleanup"
 	"github.com/flowstate/flowstate/dev/examples/hookargs"
@@ -33,23 +37,27 @@ type Demo struct {
 	Flow adapter.AnyFlow
 	// Input is the flow's input.
 	Input any
+	// CancelAfter, when set, has the demo cancel the run this long after it started.
+	CancelAfter time.Duration
 	// Expect is the flow run's final state name.
 	Expect string
 	// Hooks are the hooks whose calls show the example working, each expected to complete once.
 	Hooks []string
 }
 
-// Demos returns the examples the demo runs, in order.
+// Demos returns the examples the demo runs, in order: every example.
 func Demos() []Demo {
 	return []Demo{
-		{Name: slacknotify.Name, Title: "SPEC §5.1 a flow fails after its retry; on_failure posts to Slack (webhook from a named secret)",
+		{Name: slacknotify.Name, Title: "a flow fails after its retry; on_failure posts to Slack (webhook from a named secret)",
 			Flow: slacknotify.FailingFlow, Expect: hooks.NameFailed, Hooks: []string{"notify-slack"}},
-		{Name: crashcleanup.Name, Title: "SPEC §5.2 on_crashed deletes the job a crashed flow run left behind",
+		{Name: crashcleanup.Name, Title: "on_crashed deletes the job a crashed flow run left behind",
 			Flow: crashcleanup.Flow, Expect: hooks.NameCrashed, Hooks: []string{"delete-cloud-run-job"}},
-		{Name: taskstart.Name, Title: "SPEC §5.3 a task's on_running hook fires before each of its 3 attempts",
+		{Name: taskstart.Name, Title: "a task's on_running hook fires before each of its 3 attempts",
 			Flow: taskstart.Flow, Expect: hooks.NameFailed, Hooks: []string{"record-start-time", "record-start-time", "record-start-time"}},
-		{Name: hookargs.Name, Title: "SPEC §5.4 a hook with bound arguments x=\"foo\", y=42 sees the task's Failed state",
+		{Name: hookargs.Name, Title: "a hook with bound arguments x=\"foo\", y=42 sees the task's Failed state",
 			Flow: hookargs.Flow, Input: hookargs.Params{X: "foo", Y: 42}, Expect: hooks.NameCompleted, Hooks: []string{"my-hook"}},
+		{Name: nap.Name, Title: "a run cancelled mid-task: on_cancellation runs, then the task sees its context cancelled",
+			Flow: nap.Flow, Input: nap.Params{Seconds: 30}, CancelAfter: time.Second, Expect: hooks.NameCancelled, Hooks: []string{"woken-early"}},
 	}
 }
 

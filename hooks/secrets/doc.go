@@ -41,4 +41,11 @@
 // Chain tries resolvers in order; Default is Env followed by the file named by the
 // FLOWSTATE_SECRETS_FILE environment variable, when it is set. Map holds values in memory, for
 // tests. Any hooks.SecretResolver can take part, such as one that reads a vault.
+//
+// # Checked at start-up
+//
+// A resolver may implement Checker; File does, and so do Chain and Default for theirs. worker.New
+// calls Check, so a secrets file with mode 0644, a missing one or one that is not valid JSON stops
+// the worker at start-up, with the fix in the message, rather than failing every hook call that
+// asks for a secret.
 package secrets

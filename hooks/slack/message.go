@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
@@ -78,7 +79,11 @@ type Data struct {
 	StateType hooks.StateType
 	// Message is the state's message: the error text of a failure. Empty when the state has none.
 	Message string
-	// ErrorType is the type of the error that failed or crashed the run.
+	// ErrorType is the type of the error that failed or crashed the run, when it has one worth
+	// showing: an application error's type (temporal.NewApplicationError(msg, "PaymentDeclined"))
+	// or an error type of the user's. Empty for Go's anonymous errors (errors.New, fmt.Errorf:
+	// "*errors.errorString", "*fmt.wrapError"), whose type tells a reader nothing. See
+	// ReadableErrorType.
 	ErrorType string
 	// Attempt is the attempt the state belongs to, from 1; 0 when not known.
 	Attempt int
@@ -287,7 +292,7 @@ func fillCommon(d *Data, cfg Config, info hooks.CallInfo, st hooks.State, tags [
 	}
 	d.StateType = st.Type
 	d.Message = escapeLimit(st.Message, maxMessage)
-	d.ErrorType = escapeLimit(st.ErrorType, maxName)
+	d.ErrorType = escapeLimit(ReadableErrorType(st.ErrorType), maxName)
 	d.Attempt = st.Attempt
 	for _, t := range tags {
 		d.Tags = append(d.Tags, escapeLimit(t, maxTag))
@@ -301,6 +306,18 @@ func fillCommon(d *Data, cfg Config, info hooks.CallInfo, st hooks.State, tags [
 	if !st.Timestamp.IsZero() {
 		d.Time = st.Timestamp.UTC().Format(time.RFC3339)
 	}
+}
+
+// ReadableErrorType returns the error type a message shows for a state's ErrorType: the type
+// without a leading '*', or "" when it names an unexported Go type, as the errors of errors.New
+// and fmt.Errorf do (*errors.errorString, *fmt.wrapError, *errors.joinError).
+func ReadableErrorType(t string) string {
+	t = strings.TrimLeft(t, "*")
+	name := t[strings.LastIndex(t, ".")+1:]
+	if r, _ := utf8.DecodeRuneInString(name); name == "" || unicode.IsLower(r) || r == '_' {
+		return ""
+	}
+	return t
 }
 
 func compactJSON(raw json.RawMessage) []byte {

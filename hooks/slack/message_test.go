@@ -214,3 +214,45 @@ func TestTemplateError(t *testing.T) {
 	_, err := slack.FlowMessage(slack.Config{WebhookSecret: "w", Template: "{{.NoSuchField}}"}, failedCall())
 	require.ErrorIs(t, err, slack.ErrInvalidConfig)
 }
+
+func TestReadableErrorType(t *testing.T) {
+	tests := map[string]string{
+		"*errors.errorString": "",
+		"*fmt.wrapError":      "",
+		"*errors.joinError":   "",
+		"":                    "",
+		"*url.Error":          "url.Error",
+		"PaymentDeclined":     "PaymentDeclined",
+		"flowstate.Panic":     "flowstate.Panic",
+		"TimeoutError":        "TimeoutError",
+		"shop.OutOfStock":     "shop.OutOfStock",
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) {
+			require.Equal(t, want, slack.ReadableErrorType(in))
+		})
+	}
+}
+
+// A flow whose body returned errors.New("oops!") fails with the error type *errors.errorString:
+// the message shows no Go type.
+func TestMessageHidesGoErrorTypes(t *testing.T) {
+	call := failedCall()
+	for errType, shown := range map[string]bool{"*errors.errorString": false, "PaymentDeclined": true} {
+		call.State.ErrorType = errType
+		msg, err := slack.FlowMessage(slack.Config{WebhookSecret: "w"}, call)
+		require.NoError(t, err)
+		raw, err := json.Marshal(msg)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), "errorString")
+		require.Equal(t, shown, strings.Contains(string(raw), "*Error type*"), string(raw))
+
+		msg, err = slack.FlowMessage(slack.Config{WebhookSecret: "w", Template: "type={{.ErrorType}}"}, call)
+		require.NoError(t, err)
+		if shown {
+			require.Equal(t, "type="+errType, msg.Text)
+		} else {
+			require.Equal(t, "type=", msg.Text)
+		}
+	}
+}

@@ -38,13 +38,27 @@ func runDemo(ctx context.Context, c client.Client, p progress) error {
 		if err != nil {
 			return err
 		}
-		p.step("started %s as %s", d.Flow.Name(), results[i].id)
+		if d.CancelAfter > 0 {
+			p.step("started %s as %s; cancelling it after %s", d.Flow.Name(), results[i].id, d.CancelAfter)
+		} else {
+			p.step("started %s as %s", d.Flow.Name(), results[i].id)
+		}
 		wg.Add(1)
 		go func(r *demoResult) {
 			defer wg.Done()
 			t0 := time.Now()
 			wctx, cancel := context.WithTimeout(ctx, demoTimeout)
 			defer cancel()
+			if after := r.demo.CancelAfter; after > 0 {
+				select {
+				case <-time.After(after):
+				case <-wctx.Done():
+				}
+				if err := c.CancelWorkflow(wctx, r.id, run.GetRunID()); err != nil {
+					r.err = fmt.Errorf("cancelling it: %w", err)
+					return
+				}
+			}
 			_ = run.Get(wctx, nil) // the flow's own error is part of the demo
 			if wctx.Err() != nil {
 				r.err = fmt.Errorf("did not finish within %s", demoTimeout)

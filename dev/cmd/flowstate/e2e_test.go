@@ -63,8 +63,8 @@ type devProcess struct {
 	done chan error
 }
 
-// startDev starts `flowstate dev --headless` on a free port with extra args, and waits until its
-// worker runs.
+// startDev starts `flowstate dev --headless` on a free port with extra args, and waits until it is
+// ready (its worker runs, unless --no-examples).
 func startDev(t *testing.T, port int, extra ...string) *devProcess {
 	t.Helper()
 	args := append([]string{"dev", "--headless", "--port", fmt.Sprint(port)}, extra...)
@@ -82,7 +82,7 @@ func startDev(t *testing.T, port int, extra ...string) *devProcess {
 			d.mu.Lock()
 			d.out.WriteString(sc.Text() + "\n")
 			d.mu.Unlock()
-			if !signalled && strings.Contains(sc.Text(), "worker on task queue") {
+			if !signalled && strings.Contains(sc.Text(), "Press Ctrl-C to stop.") {
 				signalled = true
 				close(ready)
 			}
@@ -173,8 +173,10 @@ func TestDevWithTemporalCLI(t *testing.T) {
 	// flowstate run: the crash example, end to end.
 	out, err = d.flowstate(t, "run", "crashing-flow", "--id", "e2e-crash")
 	require.Error(t, err, "a crashed flow run is a failed command")
-	require.Contains(t, out, `flow run e2e-crash ended Crashed("panic: Crashing on purpose!")`)
+	require.Contains(t, out, `task my-task-that-crashes#1  Crashed("panic: Crashing on purpose!")`)
 	require.Contains(t, out, "hook on_crashed delete-cloud-run-job: completed")
+	require.Contains(t, out, "flowstate run: flow run e2e-crash ended Crashed: panic: Crashing on purpose!\n")
+	require.NotContains(t, out, "(type: ")
 
 	d.stop(t)
 }
@@ -204,7 +206,7 @@ func TestDevDBFileSurvivesRestart(t *testing.T) {
 	d.stop(t)
 }
 
-// The demo runs every example and exits 0.
+// The demo runs every example, the nap cancelled mid-task, and exits 0.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -214,9 +216,56 @@ func TestDemo(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("$ flowstate demo   (%s)\n%s", time.Since(t0).Round(time.Millisecond), out)
 	require.NoError(t, err)
-	require.Contains(t, string(out), "all 4 examples behaved as expected")
+	require.Contains(t, string(out), "all 5 examples behaved as expected")
+	require.NotContains(t, string(out), "SPEC")
+	require.Contains(t, string(out), "on_cancellation: flow run demo-nap-")
 	require.Contains(t, string(out), "Your job demo-slack-notify-")
 	require.Contains(t, string(out), "on_crashed: deleted job")
 	require.Equal(t, 3, strings.Count(string(out), "hook on_running record-start-time: completed"))
 	require.Contains(t, string(out), `my-hook saw x="foo" y=42 state=Failed("meh")`)
+}
+
+// `flowstate dev --no-examples` serves the Temporal server alone: no worker, no crash sweeper. A
+// `flowstate worker` of its own process then runs the examples there, logging in the same slog
+// format as dev, without SDK debug lines, and stops on Ctrl-C without an error.
+func TestDevNoExamples(t *testing.T) {
+	d := startDev(t, freePort(t), "--no-examples")
+	require.Contains(t, d.output(), "Server only (--no-examples): no worker runs here.")
+	require.NotContains(t, d.output(), "worker on task queue")
+	require.NotContains(t, d.temporal(t, "workflow", "list"), "flowstate-sweeper", "no worker, no sweeper")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	w := exec.CommandContext(ctx, flowstateBin(t), "worker")
+	w.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+d.addr, "TEMPORAL_NAMESPACE=default", "FLOWSTATE_LOG_LEVEL=",
+		"FLOWSTATE_EXAMPLES_DIR="+t.TempDir())
+	var stdout, stderr lockedBuffer
+	w.Stdout, w.Stderr = &stdout, &stderr
+	require.NoError(t, w.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- w.Wait() }()
+	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "worker on task queue flowstate-examples") },
+		30*time.Second, 100*time.Millisecond, "the worker did not start:\n%s%s", stdout.String(), stderr.String())
+
+	out, err := d.flowstate(t, "run", "task-start-flow", "--id", "no-examples-run")
+	require.Error(t, err, "the flow fails on purpose")
+	require.Equal(t, 3, strings.Count(out, "hook on_running record-start-time: completed"), out)
+	require.Contains(t, out, "flowstate run: flow run no-examples-run ended Failed: attempt 3 failed")
+	require.Contains(t, d.temporal(t, "workflow", "list"), "flowstate-sweeper", "the worker started the sweeper")
+
+	require.NoError(t, w.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "%s%s", stdout.String(), stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("flowstate worker did not stop on Ctrl-C:\n%s%s", stdout.String(), stderr.String())
+	}
+	t.Logf("$ flowstate worker\n%s%s", stdout.String(), stderr.String())
+	require.Contains(t, stdout.String(), "✓ worker stopped")
+	logs := strings.TrimSpace(stderr.String())
+	require.Contains(t, logs, `msg="hook effect" example=task-start`)
+	for _, line := range strings.Split(logs, "\n") {
+		require.Regexp(t, `^time=\S+ level=(INFO|WARN) msg=`, line, "one slog format, from info up, no error")
+	}
+	d.stop(t)
 }

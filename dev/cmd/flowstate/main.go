@@ -1,15 +1,22 @@
 // Command flowstate runs flowstate's examples on an embedded Temporal server, runs a worker
-// against any Temporal server, starts flows and prints their state histories.
+// against any Temporal server, starts flows and follows them, and prints their state histories.
 //
-//	flowstate dev [--demo] [--db-file PATH] [--headless] [--port 7233] [--ui-port 8233]
-//	flowstate demo                       (dev --demo --headless on free ports)
+//	flowstate dev [--demo] [--no-examples] [--db-file PATH] [--headless] [--port 7233] [--ui-port 8233]
+//	flowstate demo                       (dev --demo: every example once, on a free port)
 //	flowstate worker [--task-queue flowstate-examples]
 //	flowstate run FLOW [--input JSON] [--id WORKFLOW_ID] [--task-queue flowstate-examples]
 //	flowstate states WORKFLOW_ID [--run-id RUN_ID] [--json]
 //
+// Install it with `go install github.com/flowstate/flowstate/dev/cmd/flowstate@latest`, or
+// `go install ./dev/cmd/flowstate` in a checkout.
+//
 // worker, run and states connect with the standard Temporal settings: TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* and TEMPORAL_PROFILE, as the temporal CLI
 // reads them (default: localhost:7233, namespace default).
+//
+// Every command logs in log/slog's text format on standard error, the Temporal SDK's lines
+// included, from the level --log-level or $FLOWSTATE_LOG_LEVEL gives (default: info; error for
+// the demo, whose examples fail on purpose).
 package main
 
 import (
@@ -28,14 +35,16 @@ const usage = `flowstate: Prefect-style flows, tasks and state change hooks on T
 
 Usage:
   flowstate dev [flags]          embedded Temporal server + a worker running the examples
+                                 (--no-examples: the server only; --demo: run every example once)
   flowstate demo                 run every example once on an embedded server, print what happened, exit
   flowstate worker [flags]       a worker running the examples against any Temporal server
-  flowstate run FLOW [flags]     start a flow, wait for it, print its state history
+  flowstate run FLOW [flags]     start a flow, follow its states, tasks and hooks until it ends
   flowstate states WORKFLOW_ID   print a run's state history, open or closed
 
 Run "flowstate COMMAND -h" for a command's flags. worker, run and states read the standard
 Temporal settings: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default
-"default"), TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.
+"default"), TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE. Logs go to standard error, from
+--log-level or $FLOWSTATE_LOG_LEVEL (debug, info, warn, error; default info).
 `
 
 // errUsage marks a command-line mistake: exit code 2.
@@ -62,10 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	commands := map[string]func(context.Context, []string, io.Writer) error{
+	commands := map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 		"dev": dev,
-		"demo": func(ctx context.Context, args []string, out io.Writer) error {
-			return dev(ctx, append([]string{"--demo", "--headless", "--port", "0"}, args...), out)
+		"demo": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return dev(ctx, append([]string{"--demo"}, args...), stdout, stderr)
 		},
 		"worker": workerCmd,
 		"run":    runCmd,
@@ -81,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowstate: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
-	err := cmd(ctx, args[1:], stdout)
+	err := cmd(ctx, args[1:], stdout, stderr)
 	switch {
 	case err == nil:
 		return 0

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -17,13 +19,15 @@ import (
 	"github.com/flowstate/flowstate/worker"
 )
 
-// runCmd starts a flow, waits for it, and prints its state history.
-func runCmd(ctx context.Context, args []string, out io.Writer) error {
+// runCmd starts a flow, prints its progress while it runs (its state history as it grows, and
+// hook calls being retried), and says how it ended.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "run FLOW [--input JSON] [--id WORKFLOW_ID] [--task-queue QUEUE] [--timeout DURATION]")
 	input := fs.String("input", "", "the flow's input, as JSON (default: none)")
 	id := fs.String("id", "", "workflow ID (default: FLOW-<time>)")
 	queue := fs.String("task-queue", examples.TaskQueue, "task queue of the worker that runs the flow")
-	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the run (the run goes on after)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long to follow the run (the run goes on after)")
+	level := logLevelFlag(fs, slog.LevelInfo)
 	flow, rest := positional(args)
 	if err := parse(fs, rest); err != nil {
 		return err
@@ -51,8 +55,12 @@ func runCmd(ctx context.Context, args []string, out io.Writer) error {
 	if *id == "" {
 		*id = fmt.Sprintf("%s-%s", flow, time.Now().Format("20060102-150405"))
 	}
-	p := progress{w: out}
-	c, err := dial(ctx, p)
+	lvl, err := level.Level()
+	if err != nil {
+		return err
+	}
+	p := progress{w: stdout}
+	c, err := dial(ctx, p, newLogger(stderr, lvl))
 	if err != nil {
 		return err
 	}
@@ -63,86 +71,40 @@ func runCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	p.done("started flow %s: workflow ID %s, run ID %s", flow, run.GetID(), run.GetRunID())
-	p.step("waiting for it to finish (Ctrl-C stops waiting, not the run)")
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
+	p.step("following it (Ctrl-C stops following, not the run)")
+	fctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	result, runErr := wait(wctx, c, run, p)
-	if wctx.Err() != nil {
-		return fmt.Errorf("the run had not finished after %s; see it later with: flowstate states %s", *timeout, run.GetID())
+	o, err := newFollower(c, flow, run, stdout).follow(fctx)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return fmt.Errorf("flow run %s had not finished after %s; it goes on: see it with flowstate states %s", run.GetID(), *timeout, run.GetID())
+	case err != nil:
+		return fmt.Errorf("stopped following flow run %s; it goes on: see it with flowstate states %s", run.GetID(), run.GetID())
 	}
-	h, err := adapter.ReadHistory(ctx, c, run.GetID(), run.GetRunID())
-	if err != nil {
+	if err := endError(run.GetID(), o); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nflow run %s ended %s\n", run.GetID(), h.State)
-	fmt.Fprint(out, h.Timeline())
-	if runErr != nil {
-		return fmt.Errorf("the run failed: %w", runErr)
-	}
-	fmt.Fprintf(out, "result: %s\n", result)
+	p.done("flow run %s ended Completed", run.GetID())
+	fmt.Fprintf(stdout, "result: %s\n", o.result)
 	return nil
 }
 
-// wait waits for the run, printing its state when it changes, and says when its workflow task
-// keeps failing (the flow is not registered on any worker of the task queue, usually).
-func wait(ctx context.Context, c client.Client, run client.WorkflowRun, p progress) (json.RawMessage, error) {
-	type outcome struct {
-		result json.RawMessage
-		err    error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var raw json.RawMessage
-		err := run.Get(ctx, &raw)
-		done <- outcome{raw, err}
-	}()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	last := ""
-	warned := false
-	for {
-		select {
-		case o := <-done:
-			return o.result, o.err
-		case <-tick.C:
-			desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
-			if err != nil {
-				continue
-			}
-			if wt := desc.GetPendingWorkflowTask(); wt != nil && wt.GetAttempt() > 2 && !warned {
-				warned = true
-				p.fail("the run's workflow task has failed %d times: is flow %q registered on a worker of task queue %s?",
-					wt.GetAttempt()-1, desc.GetWorkflowExecutionInfo().GetType().GetName(), desc.GetWorkflowExecutionInfo().GetTaskQueue())
-			}
-			if wt := desc.GetPendingWorkflowTask(); wt != nil && wt.GetStartedTime() == nil && !warned &&
-				time.Since(wt.GetScheduledTime().AsTime()) > 10*time.Second {
-				warned = true
-				p.fail("no worker has picked the run up for %s: is a worker running for task queue %s? (flowstate worker, or flowstate dev)",
-					time.Since(wt.GetScheduledTime().AsTime()).Round(time.Second), desc.GetWorkflowExecutionInfo().GetTaskQueue())
-			}
-			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			h, err := adapter.ReadHistory(qctx, c, run.GetID(), run.GetRunID())
-			cancel()
-			if err == nil && h.State.String() != last {
-				last = h.State.String()
-				p.info("  now %s", last)
-			}
-		}
-	}
-}
-
-// dial connects to Temporal with the standard settings, saying where it connects.
-func dial(ctx context.Context, p progress) (client.Client, error) {
+// dial connects to Temporal with the standard settings, saying where it connects; the SDK logs
+// through logger.
+func dial(ctx context.Context, p progress, logger *slog.Logger) (client.Client, error) {
 	opts, err := worker.ClientOptions()
 	if err != nil {
 		return nil, err
 	}
-	p.step("connecting to Temporal at %s, namespace %s", orDefault(opts.HostPort, "localhost:7233"), orDefault(opts.Namespace, "default"))
+	opts.Logger = sdkLogger(logger)
+	addr, ns := orDefault(opts.HostPort, client.DefaultHostPort), orDefault(opts.Namespace, client.DefaultNamespace)
+	p.step("connecting to Temporal at %s, namespace %s", addr, ns)
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := worker.Dial(dctx)
+	c, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n  is a Temporal server running there? (flowstate dev starts one; TEMPORAL_ADDRESS points elsewhere)", err)
+		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w\n"+
+			"  is a Temporal server running there? (flowstate dev starts one; TEMPORAL_ADDRESS points elsewhere)", addr, ns, err)
 	}
 	return c, nil
 }
@@ -161,4 +123,11 @@ func exampleFlows() []string {
 		names = append(names, f.Name())
 	}
 	return names
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

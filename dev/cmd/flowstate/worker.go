@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -13,25 +12,30 @@ import (
 )
 
 // workerCmd runs a worker with the examples against the Temporal server the environment names.
-func workerCmd(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("worker", "worker [--task-queue QUEUE]")
+func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("worker", "worker [--task-queue QUEUE] [--log-level LEVEL]")
 	queue := fs.String("task-queue", examples.TaskQueue, "task queue to serve")
+	level := logLevelFlag(fs, slog.LevelInfo)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p := progress{w: out}
-	slog.SetDefault(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	opts, err := worker.ClientOptions()
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	lvl, err := level.Level()
 	if err != nil {
 		return err
 	}
-	p.step("connecting to Temporal at %s, namespace %s", orDefault(opts.HostPort, "localhost:7233"), orDefault(opts.Namespace, "default"))
-	c, err := worker.Dial(ctx)
+	logger := newLogger(stderr, lvl)
+	slog.SetDefault(logger) // the examples' hooks log what they did
+	p := progress{w: stdout}
+	c, err := dial(ctx, p, logger)
 	if err != nil {
-		return fmt.Errorf("%w\n  is a Temporal server running there? (flowstate dev starts one; TEMPORAL_ADDRESS points elsewhere)", err)
+		return err
 	}
 	defer c.Close()
 	wopts := examples.Options(secrets.Default())
+	wopts.Logger = logger
 	w, err := worker.New(c, *queue, wopts)
 	if err != nil {
 		return err
@@ -46,11 +50,4 @@ func workerCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	p.done("worker stopped")
 	return nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,7 +1,7 @@
-// Package crashcleanup is SPEC §5 example 2, Prefect's "delete a Cloud Run job when a flow run
-// crashes": the flow records the name of an external resource it created on its run, then runs a
-// task that crashes; the on_crashed hook reads the name from the flow run and deletes the
-// resource. A file stands in for the Cloud Run job.
+// Package crashcleanup is Prefect's "delete a Cloud Run job when a flow run crashes": the flow
+// records the name of an external resource it created on its run, then runs a task that crashes;
+// the on_crashed hook reads the name from the flow run and deletes the resource. A file stands in
+// for the Cloud Run job.
 package crashcleanup
 
 import (

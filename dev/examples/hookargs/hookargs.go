@@ -1,7 +1,6 @@
-// Package hookargs is SPEC §5 example 4, Prefect's "pass kwargs to state change hooks": a task
-// given an on_failure hook with arguments bound when it is attached (x="foo", y=42); the flow runs
-// it with its state returned and completes; the hook sees the arguments and the task's Failed
-// state.
+// Package hookargs is Prefect's "pass kwargs to state change hooks": a task given an on_failure
+// hook with arguments bound when it is attached (x="foo", y=42); the flow runs it with its state
+// returned and completes; the hook sees the arguments and the task's Failed state.
 package hookargs
 
 import (

@@ -1,7 +1,7 @@
-// Package slacknotify is SPEC §5 example 1, Prefect's "send a notification when a flow run
-// fails": a flow with one retry whose body fails; after the last retry its on_failure hook posts
-// to Slack with the run's name, state and message, a link to the run in the Temporal Web UI, its
-// tags and its expected start time.
+// Package slacknotify is Prefect's "send a notification when a flow run fails": a flow with one
+// retry whose body fails; after the last retry its on_failure hook posts to Slack with the run's
+// name, state and message, a link to the run in the Temporal Web UI, its tags and its expected
+// start time.
 //
 // The webhook URL is a named secret, WebhookSecret (Prefect's
 // Block.load("slack-webhook/my-slack-webhook")), resolved on the worker when the hook runs:

@@ -1,6 +1,6 @@
-// Package taskstart is SPEC §5 example 3, Prefect's "execute code when a task starts running": a
-// task with an on_running hook that records its start time. With retries=2 and a body that
-// always fails, the hook fires three times, each before its attempt.
+// Package taskstart is Prefect's "execute code when a task starts running": a task with an
+// on_running hook that records its start time. With retries=2 and a body that always fails, the
+// hook fires three times, each before its attempt.
 package taskstart
 
 import (
