@@ -17,6 +17,7 @@ import (
 	"github.com/flowstate/flowstate/dev/devserver"
 	"github.com/flowstate/flowstate/dev/flowstatetest"
 	"github.com/flowstate/flowstate/hooks"
+	"github.com/flowstate/flowstate/testsuite"
 	"github.com/flowstate/flowstate/worker"
 )
 
@@ -27,6 +28,21 @@ var double = adapter.NewTask("double", func(ctx context.Context, n int) (int, er
 var doubleFlow = adapter.NewFlow("double-flow", func(ctx workflow.Context, n int) (int, error) {
 	return double.Run(ctx, n)
 })
+
+// In-memory tests (flowstate's testsuite) and real-server tests share a test binary: the first
+// flow of the in-memory environment does not hash the executable, which the Temporal server makes
+// large, inside workflow code, where the SDK's deadlock detector would stop it. This test runs
+// first, before any worker of a real server has computed that hash.
+func TestInMemoryEnvironmentInTheSameBinary(t *testing.T) {
+	env := testsuite.NewEnv(t, worker.Options{Flows: []adapter.AnyFlow{doubleFlow}, Tasks: []adapter.AnyTask{double}})
+	env.ExecuteFlow(doubleFlow, 4)
+	require.NoError(t, env.GetWorkflowError())
+	var out int
+	require.NoError(t, env.GetWorkflowResult(&out))
+	require.Equal(t, 8, out)
+	h := env.History()
+	require.Equal(t, []string{"Scheduled", "Running", "Completed"}, h.StateNames(h.WorkflowID))
+}
 
 // Tests of one binary share one server, each with a task queue of its own.
 func TestSharedServer(t *testing.T) {

@@ -59,7 +59,13 @@ func Shared(t testing.TB) *Server {
 
 // Main runs the tests, stops the shared server if a test started it, and exits with the tests'
 // code. Call it from TestMain.
+//
+// Before the tests, Main computes the Temporal SDK's checksum of the test executable, which the
+// SDK's in-memory test environment would otherwise compute inside the first flow it runs: tests
+// of flowstate's testsuite package can then share a test binary, made large by the Temporal
+// server, with tests of this package.
 func Main(m *testing.M) {
+	presetBinaryChecksum()
 	code := m.Run()
 	sharedMu.Lock()
 	srv := shared
