@@ -30,6 +30,8 @@
 //     on_crashed hooks of terminated runs;
 //   - several workers, a worker stopped mid-run, codecs on the wire.
 //
+// Both kinds of test can live in one package, whose TestMain calls Main.
+//
 // # The server
 //
 // One server serves every test of a test binary (Shared, which NewClient uses): it starts on
