@@ -61,7 +61,7 @@ func Example() {
 	// on_completion: greet entered Completed
 	// HELLO ADA!
 	// flow: [Scheduled Running Completed]
-	// task: [Pending Completed]
+	// task: [Pending Running Completed]
 	// hook: announce completed
 }
 

@@ -60,7 +60,7 @@ func TestOnCrashedDeletesTheJobOnARealServer(t *testing.T) {
 	require.JSONEq(t, fmt.Sprintf("%q", run.ID()), string(h.Data[crashcleanup.DataKey]))
 	tasks := h.TaskRuns()
 	require.Len(t, tasks, 2)
-	require.Equal(t, []string{"Pending", "Completed"}, h.StateNames(tasks[0]))
+	require.Equal(t, []string{"Pending", "Running", "Completed"}, h.StateNames(tasks[0]))
 	crashed := h.States(tasks[1])
 	require.NotEmpty(t, crashed)
 	require.Equal(t, hooks.Crashed, crashed[len(crashed)-1].Type, "%s ends Crashed", tasks[1])
