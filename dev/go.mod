@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/flowstate/flowstate v0.2.0
 	go.temporal.io/server v1.32.1
+	golang.org/x/mod v0.40.0
 )
 
 require (

@@ -1,8 +1,8 @@
 // Package devserver runs a real Temporal server inside the calling process: the frontend,
 // history, matching and worker services of go.temporal.io/server on SQLite, with the Temporal
-// Web UI optionally beside them. It backs flowstate's dev command and its end-to-end tests (see
-// the devtest package); the library packages never import it, so defining flows does not pull
-// in the server.
+// Web UI optionally beside them. It backs flowstate's dev command and the flowstatetest package,
+// with which users and flowstate's own tests run flows on a real server; the library packages
+// never import it, so defining flows does not pull in the server.
 //
 //	srv, err := devserver.Start(ctx, devserver.Options{})
 //	if err != nil { ... }
@@ -33,8 +33,8 @@
 // Limits that come from Temporal's SQLite plugin: it keeps every database it opened open, idle,
 // until the process exits (a later Start on the same file reuses that connection), and so each
 // in-memory server's data stays in memory until then: a test binary should share one server
-// (devtest.Shared) rather than start one per test. The server logs a
-// lot; Options.Logger receives it (default: discarded).
+// (flowstatetest.Shared) rather than start one per test. The server logs a lot; Options.Logger
+// receives it (default: discarded).
 //
 // The server set-up follows Temporal's temporaltest package and the temporal CLI's dev server,
 // both MIT licensed; see config.go and ui.go.

@@ -37,7 +37,9 @@ func flowstateBin(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "flowstate")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// -trimpath, as dev/internal/gomodule's `go install` test builds: the two share the
+		// compiled Temporal server in the build cache.
+		out, err := exec.Command("go", "build", "-trimpath", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

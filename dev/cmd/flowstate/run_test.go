@@ -14,16 +14,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/adapter"
-	"github.com/flowstate/flowstate/dev/devserver/devtest"
+	"github.com/flowstate/flowstate/dev/flowstatetest"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
 
-func TestMain(m *testing.M) { devtest.Main(m) }
+func TestMain(m *testing.M) { flowstatetest.Main(m) }
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestRunOutput")
 
@@ -72,9 +73,9 @@ var crashing = adapter.NewFlow("crashing", func(ctx workflow.Context, _ struct{}
 // run ended, in words (no SDK error chain, a message once). Times, run IDs and the address are
 // normalised; go test -run TestRunOutput -update rewrites the golden files.
 func TestRunOutput(t *testing.T) {
-	srv := devtest.Shared(t)
-	c := devtest.NewClient(t, srv)
-	tq := devtest.TaskQueue(t)
+	srv := flowstatetest.Shared(t)
+	c := srv.NewClient(t, client.Options{})
+	tq := flowstatetest.TaskQueue(t)
 	w, err := worker.New(c, tq, worker.Options{
 		Flows: []adapter.AnyFlow{ingest, crashing},
 		Tasks: []adapter.AnyTask{download, explode},

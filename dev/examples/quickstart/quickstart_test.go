@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/flowstate/flowstate/dev/devserver/devtest"
+	"github.com/flowstate/flowstate/dev/flowstatetest"
 )
 
-func TestMain(m *testing.M) { devtest.Main(m) }
+func TestMain(m *testing.M) { flowstatetest.Main(m) }
 
 // build builds the quick start into a temporary directory.
 func build(t *testing.T) string {
@@ -65,7 +65,7 @@ func TestQuickStartWithoutServer(t *testing.T) {
 
 // Against a server, the quick start's worker runs pipeline, and stops cleanly on Ctrl-C.
 func TestQuickStartRunsPipeline(t *testing.T) {
-	srv := devtest.Shared(t)
+	srv := flowstatetest.Shared(t)
 	cmd := exec.Command(build(t))
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.HostPort(), "TEMPORAL_NAMESPACE="+srv.Namespace())
 	var out bytes.Buffer
@@ -78,7 +78,7 @@ func TestQuickStartRunsPipeline(t *testing.T) {
 		}
 	})
 
-	c := devtest.NewClient(t, srv)
+	c := srv.NewClient(t, client.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: "my-queue"}, "pipeline",

@@ -18,10 +18,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
-		"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flowstate/flowstate/adapter"
-	"github.com/flowstate/flowstate/dev/devserver/devtest"
+	"github.com/flowstate/flowstate/dev/flowstatetest"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 	"github.com/flowstate/flowstate/workflows"
@@ -100,11 +100,9 @@ type codecInput struct {
 // the plaintext.
 func TestPayloadCodec(t *testing.T) {
 	dc := converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), newAESCodec(t))
-	srv := devtest.Shared(t)
-	c, err := srv.NewClient(t.Context(), client.Options{DataConverter: dc})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	tq := devtest.TaskQueue(t)
+	srv := flowstatetest.Shared(t)
+	c := srv.NewClient(t, client.Options{DataConverter: dc})
+	tq := flowstatetest.TaskQueue(t)
 
 	type seen struct{ event, input, flowData, taskData, args string }
 	var mu sync.Mutex
@@ -211,7 +209,7 @@ func TestPayloadCodec(t *testing.T) {
 		}
 	}
 	// The scan finds plaintext where there is some: a run started without the codec.
-	plain := devtest.NewClient(t, srv)
+	plain := srv.NewClient(t, client.Options{})
 	ctl, err := plain.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: tq + "-nobody"}, "control", codecSecrets[0])
 	require.NoError(t, err)
 	require.True(t, bytes.Contains(rawHistory(t, plain, ctl.GetID()), []byte(codecSecrets[0])), "the scan must see plaintext")

@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/adapter"
-	"github.com/flowstate/flowstate/dev/devserver/devtest"
+	"github.com/flowstate/flowstate/dev/flowstatetest"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
@@ -29,14 +29,8 @@ type empty struct{}
 // startWorker runs a flowstate worker on its own task queue of the shared server.
 func startWorker(t *testing.T, opts worker.Options) (client.Client, string) {
 	t.Helper()
-	srv := devtest.Shared(t)
-	c := devtest.NewClient(t, srv)
-	tq := devtest.TaskQueue(t)
-	w, err := worker.New(c, tq, opts)
-	require.NoError(t, err)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	return c, tq
+	c := flowstatetest.NewClient(t)
+	return c, flowstatetest.StartWorker(t, c, opts).TaskQueue()
 }
 
 // A flow whose on_failure hook runs once, after its retries, on a real server; the state history

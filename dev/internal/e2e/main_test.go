@@ -3,7 +3,7 @@ package e2e_test
 import (
 	"testing"
 
-	"github.com/flowstate/flowstate/dev/devserver/devtest"
+	"github.com/flowstate/flowstate/dev/flowstatetest"
 )
 
-func TestMain(m *testing.M) { devtest.Main(m) }
+func TestMain(m *testing.M) { flowstatetest.Main(m) }
