@@ -288,12 +288,17 @@ func (f *Flow[I, O]) Start(ctx context.Context, c client.Client, opts client.Sta
 // for the flow's parameters, a json.RawMessage included), as Flow.Start does, for callers that
 // only have the flow's name. opts.TaskQueue is required.
 //
-// The run starts with its FlowState search attribute set to Running, which saves it the update
+// The run starts with a static summary naming the flow, unless opts gives one, and with its
+// FlowState search attribute set to Running, which saves it the update
 // it would make when its first attempt starts. A server where FlowState is not registered
 // refuses that: the run is started without it then.
 func StartFlow(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, flowName string, input any) (client.WorkflowRun, error) {
 	if opts.TaskQueue == "" {
 		return nil, fmt.Errorf("flowstate: starting flow %q: StartWorkflowOptions.TaskQueue is required", flowName)
+	}
+	if opts.StaticSummary == "" {
+		// What the Web UI shows for the run in its list and on its page.
+		opts.StaticSummary = "flowstate flow " + flowName
 	}
 	withState := opts
 	if !opts.TypedSearchAttributes.ContainsKey(stateKey) {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/flowstate/flowstate/activities"
@@ -313,16 +314,22 @@ const MemoSizeWarning = 512 << 10
 // ClientOptions returns Temporal client options from the standard environment variables and
 // config file (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
 // TEMPORAL_PROFILE), as the temporal CLI reads them. With nothing set it targets localhost:7233
-// and the default namespace. It raises the memo size warning to MemoSizeWarning.
+// and the default namespace. It raises the memo size warning to MemoSizeWarning, and logs through
+// slog.Default (info and above, by default) unless the options set a logger.
 func ClientOptions() (client.Options, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return client.Options{}, fmt.Errorf("flowstate: reading Temporal connection settings: %w", err)
 	}
 	if opts.PayloadLimits.MemoSizeWarning == 0 {
-		// A closed flow run keeps its state history in its memo (up to 256 KiB): do not warn about
+		// A closed flow run keeps its state history in its memo (up to 512 KiB): do not warn about
 		// every run whose history passes the SDK's 2 KiB default.
 		opts.PayloadLimits.MemoSizeWarning = MemoSizeWarning
+	}
+	if opts.Logger == nil {
+		// The SDK's own default logs every activity and timer at debug level, in a format of its
+		// own: log through slog instead, at info and above.
+		opts.Logger = sdklog.NewStructuredLogger(slog.Default())
 	}
 	return opts, nil
 }
