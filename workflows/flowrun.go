@@ -459,10 +459,10 @@ func (r *flowRun) watchCancel(ctx workflow.Context, cancelBody workflow.CancelFu
 }
 
 // DefaultDeadlineGrace returns how long before a server-side timeout of the given length a flow
-// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least 100 ms
+// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least a second
 // and at most a minute.
 func DefaultDeadlineGrace(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, 100*time.Millisecond), time.Minute)
+	return min(max(timeout/10, time.Second), time.Minute)
 }
 
 // serverDeadline returns when the Temporal server would time the run out for good — its

@@ -117,7 +117,7 @@ args=(run "$flow" --id "$id")
 TEMPORAL_ADDRESS="127.0.0.1:$port" "$tmp/flowstate" "${args[@]}" | tee "$tmp/run.log" || true
 run_id=$(sed -n 's/.*workflow ID .*, run ID \([0-9a-f-]*\).*/\1/p' "$tmp/run.log" | head -1)
 [ -n "$run_id" ] || fail "flowstate run printed no run ID"
-grep -q "^flow run .* ended" "$tmp/run.log" || fail "the run did not finish"
+grep -q "flow run .* ended" "$tmp/run.log" || fail "the run did not finish"
 
 mkdir -p "$out_dir"
 for page in "${pages[@]}"; do
