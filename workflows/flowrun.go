@@ -361,10 +361,11 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 			out = classify.Outcome{State: st, Retryable: true}
 			err = temporal.NewApplicationErrorWithOptions(st.Message, names.ErrTypePanic,
 				temporal.ApplicationErrorOptions{Details: []any{crash.stack}})
+		case r.cancelRequested && (err != nil || !r.plan.legacy):
+			// Cancelled, whether the body gave up or finished anyway.
+			return r.finishCancelled(hctx)
 		case err == nil:
 			return r.finish(hctx, r.state(hooks.Completed, hooks.NameCompleted, attempt), result, nil)
-		case r.cancelRequested:
-			return r.finishCancelled(hctx)
 		case r.deadlineHit:
 			return r.finishDeadline(hctx)
 		case workflow.IsContinueAsNewError(err) && !r.plan.legacy:

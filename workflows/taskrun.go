@@ -270,7 +270,9 @@ func (t *taskCall) serverOutcome(ctx workflow.Context, raw converter.RawValue, e
 			attempt = t.policy.max
 		}
 	}
-	if !t.plan.legacy {
+	if !t.plan.legacy && !t.cancelling {
+		// (A cancelled run's history goes Pending, Cancelling, Cancelled: its final state carries
+		// the attempt.)
 		t.recordAttempts(ctx, log)
 	}
 	st := t.outcome(ctx, err, attempt).State
@@ -352,6 +354,10 @@ func (t *taskCall) end(ctx workflow.Context, st hooks.State, raw converter.RawVa
 		t.runHooks(hctx, e, st)
 	}
 	t.call.Final = &st
+	if st.Type == hooks.Cancelled && err == nil && !t.plan.legacy {
+		// A task that finished after it was cancelled is Cancelled, to the flow too.
+		err = temporal.NewCanceledError()
+	}
 	switch {
 	case err != nil:
 		set.SetError(err)

@@ -184,6 +184,31 @@ var (
 			r.observe("Temporal %s %s after the start, state %s; on_failure ran in the run", status, since(started), h.State)
 		},
 	}
+	cancelIgnored = scenario{
+		name:     "6b. temporal workflow cancel, the task ignores its cancelled context",
+		expected: "the task keeps heartbeating until it returns: task Cancelled, on_cancellation once (flow and task), no on_crashed",
+		expect:   map[string]int{flowCancellation: 1, taskCancellation: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			e.startWorker()
+			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeIgnoreCancel})
+			cancelled := time.Now()
+			e.cli("workflow", "cancel", "--workflow-id", id)
+			status, err := e.waitClosed(id)
+			require.Error(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
+			require.True(t, chaosflows.Marked(e.dir, id, chaosflows.TaskReturned), "the task returned on its own, after ignoring the cancellation")
+			took := time.Since(cancelled)
+			require.Greater(t, took, chaosflows.IgnoreCancelFor, "the run waited for the task it cancelled")
+			h := e.history(id)
+			task := h.TaskRuns()[0]
+			names := h.StateNames(task)
+			require.Equal(t, hooks.NameCancelled, names[len(names)-1], h.Timeline())
+			require.NotContains(t, names, hooks.NameCrashed, h.Timeline())
+			r.observe("task %s, %s after the cancel (it ignored it for %s, %d heartbeat timeouts); flow %s, Temporal %s",
+				strings.Join(names, "→"), took.Round(10*time.Millisecond), chaosflows.IgnoreCancelFor,
+				int(chaosflows.IgnoreCancelFor/chaosflows.HeartbeatTimeout), h.State.Name, status)
+		},
+	}
 	cancel = scenario{
 		name:     "6. temporal workflow cancel during a long task",
 		expected: "on_cancellation once, task ctx cancelled, Cancelled, Temporal Canceled",
@@ -287,7 +312,7 @@ func playAll(t *testing.T, list ...scenario) {
 }
 
 func TestScenarios(t *testing.T) {
-	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, panicFlow, panicTask, terminateAllDown)
+	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, cancelIgnored, panicFlow, panicTask, terminateAllDown)
 	t.Run("8. SEED example 2 (crashcleanup)", func(t *testing.T) {
 		t.Parallel()
 		r := newRow(t, "8. SEED example 2 end to end", "job recorded on the run, task panics, on_crashed deletes the job")

@@ -173,6 +173,8 @@ const (
 	TaskCtxDone Marker = "task-ctx-done"
 	// HookBlocked: the blocking on_completion hook made its effect and blocks.
 	HookBlocked Marker = "hook-blocked"
+	// TaskReturned: the task that ignores its cancellation returned, after it.
+	TaskReturned Marker = "task-returned"
 )
 
 // MarkerPath returns the file of marker m for the flow run with workflow ID workflowID.

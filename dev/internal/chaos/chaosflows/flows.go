@@ -66,7 +66,14 @@ const (
 	ModePanicFlow Mode = "panic-flow"
 	// ModePanicTask runs a task that panics.
 	ModePanicTask Mode = "panic-task"
+	// ModeIgnoreCancel runs a task that, once its context is cancelled, goes on for
+	// IgnoreCancelFor (four heartbeat timeouts) before it returns.
+	ModeIgnoreCancel Mode = "ignore-cancel"
 )
+
+// IgnoreCancelFor is how long the task of ModeIgnoreCancel goes on after its cancellation: long
+// enough that a task that stopped heartbeating when cancelled would be taken for lost.
+const IgnoreCancelFor = 4 * HeartbeatTimeout
 
 // Input is the chaos flow's input.
 type Input struct {
@@ -104,6 +111,28 @@ func block(ctx context.Context) (string, error) {
 	}
 }
 
+// ignoreCancel blocks until its context ends, then goes on for IgnoreCancelFor regardless, marking
+// the start, the cancellation and its return.
+func ignoreCancel(ctx context.Context) (string, error) {
+	run := adapter.TaskRunInfo(ctx)
+	if err := Mark(Dir(), run.FlowRunID, TaskStarted, fmt.Sprintf("pid %d attempt %d", os.Getpid(), run.Attempt)); err != nil {
+		return "", err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Minute):
+		return "", fmt.Errorf("chaos: nobody cancelled the task within ten minutes")
+	}
+	if err := Mark(Dir(), run.FlowRunID, TaskCtxDone, ctx.Err().Error()); err != nil {
+		return "", err
+	}
+	time.Sleep(IgnoreCancelFor) // ignores the cancellation: cleaning up, say
+	if err := Mark(Dir(), run.FlowRunID, TaskReturned, "after ignoring the cancellation"); err != nil {
+		return "", err
+	}
+	return "finished anyway", nil
+}
+
 // Task hooks: every task hook records its effect.
 var (
 	TaskOnCrashed      = taskHook("chaos.task.on_crashed")
@@ -124,6 +153,11 @@ func taskHooks() adapter.TaskOptions {
 // BlockTask blocks until its context ends. It has no retries.
 var BlockTask = adapter.NewTask("chaos.block", func(ctx context.Context, _ struct{}) (string, error) {
 	return block(ctx)
+}, taskHooks())
+
+// IgnoreCancelTask ignores its cancellation for a while. It has no retries.
+var IgnoreCancelTask = adapter.NewTask("chaos.ignore-cancel", func(ctx context.Context, _ struct{}) (string, error) {
+	return ignoreCancel(ctx)
 }, taskHooks())
 
 // BlockRetryTask blocks on its first attempt and completes on the next; it has one retry.
@@ -189,6 +223,8 @@ var Flow = adapter.NewFlow(FlowName, func(ctx workflow.Context, in Input) (strin
 		panic(FlowPanic)
 	case ModePanicTask:
 		return PanicTask.Run(ctx, struct{}{})
+	case ModeIgnoreCancel:
+		return IgnoreCancelTask.Run(ctx, struct{}{})
 	}
 	return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf("chaos: unknown mode %q", in.Mode), "chaos.Mode", nil)
 }, adapter.FlowOptions{
@@ -203,7 +239,7 @@ func Flows() []adapter.AnyFlow { return []adapter.AnyFlow{Flow, crashcleanup.Flo
 
 // Tasks are the tasks the chaos worker registers.
 func Tasks() []adapter.AnyTask {
-	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
+	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, IgnoreCancelTask, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
 }
 
 var hookOptions = hooks.Options{HeartbeatTimeout: HeartbeatTimeout}
