@@ -131,11 +131,7 @@ func readRun(ctx context.Context, c client.Client, workflowID, runID string, o r
 	if dead && !h.State.IsTerminal() {
 		st := hooks.NewState(hooks.Crashed, info.GetCloseTime().AsTime())
 		st.Attempt = h.State.Attempt
-		st.Message = "terminated"
-		st.ErrorType = "Terminated"
-		if status == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
-			st.Message, st.ErrorType = "timed out on the Temporal server", "TimedOut"
-		}
+		st.Message, st.ErrorType = closeReason(ctx, c, workflowID, runID, status)
 		h.State = st
 		seq := h.Total + 1
 		if n := len(h.Entries); n > 0 && h.Entries[n-1].Seq >= seq {
@@ -145,6 +141,29 @@ func readRun(ctx context.Context, c client.Client, workflowID, runID string, o r
 		h.Total = len(h.Entries) + h.Omitted
 	}
 	return h, nil
+}
+
+// closeReason explains how the server closed a dead run: the termination's reason and identity,
+// or the timeout.
+func closeReason(ctx context.Context, c client.Client, workflowID, runID string, status enumspb.WorkflowExecutionStatus) (string, string) {
+	if status == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
+		return "timed out on the Temporal server: the workflow's execution or run timeout passed", "TimedOut"
+	}
+	msg := "terminated"
+	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	if it.HasNext() {
+		if e, err := it.Next(); err == nil {
+			if a := e.GetWorkflowExecutionTerminatedEventAttributes(); a != nil {
+				if a.GetReason() != "" {
+					msg += ": " + a.GetReason()
+				}
+				if a.GetIdentity() != "" {
+					msg += " (by " + a.GetIdentity() + ")"
+				}
+			}
+		}
+	}
+	return msg, "Terminated"
 }
 
 // closedRun reads a closed run's history from its memo, completed through the query when the memo
