@@ -30,12 +30,6 @@ type Server struct {
 	dev *devserver.Server
 }
 
-// FastDynamicConfig is the dynamic config the shared server adds to the dev server's: its transfer
-// queue unthrottled, so that a workflow task is dispatched at once rather than after up to 50 ms
-// (the dev server has one history shard; a production server with many rarely waits). Tests of
-// flows with many sequential tasks run several times faster.
-var FastDynamicConfig = map[string]any{"history.transferProcessorMaxPollRPS": 1000}
-
 var (
 	sharedOnce sync.Once
 	sharedMu   sync.Mutex
@@ -50,7 +44,7 @@ var (
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	sharedOnce.Do(func() {
-		srv, err := start(devserver.Options{DynamicConfig: FastDynamicConfig})
+		srv, err := start(devserver.Options{})
 		sharedMu.Lock()
 		shared, sharedErr = srv, err
 		sharedMu.Unlock()

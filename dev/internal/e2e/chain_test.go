@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -50,11 +49,8 @@ func (l *hookLog) count(e hooks.Event) int {
 
 // chainInput is the input of a flow that continues as new.
 type chainInput struct {
-	Run   int `json:"run"`
-	Runs  int `json:"runs"`
-	Items int `json:"items,omitempty"`
-	Done  int `json:"done,omitempty"`
-	Per   int `json:"per,omitempty"`
+	Run  int `json:"run"`
+	Runs int `json:"runs"`
 }
 
 // A flow that continues as new 5 times, with retries and hooks on every event: its body runs once
@@ -125,50 +121,3 @@ func TestContinueAsNewChain(t *testing.T) {
 	require.Equal(t, "chain-step#6", h.TaskRuns()[5])
 	require.JSONEq(t, `"6"`, string(h.Data["step"]))
 }
-
-// A sequential loop of 20,000 items that continues as new every 1,000 completes, with its hooks;
-// the runs stay far from Temporal's history limits.
-func TestLongLoopContinuesAsNew(t *testing.T) {
-	t.Parallel() // minutes of sequential tasks: let the package's other tests run meanwhile
-	log := newHookLog()
-	item := adapter.NewTask("loop-item", func(ctx context.Context, n int) (int, error) { return n, nil })
-	var loop *adapter.Flow[chainInput, int]
-	loop = adapter.NewFlow("long-loop", func(ctx workflow.Context, in chainInput) (int, error) {
-		for i := 0; i < in.Per && in.Done < in.Items; i++ {
-			if _, err := item.Run(ctx, in.Done); err != nil {
-				return 0, err
-			}
-			in.Done++
-		}
-		if in.Done < in.Items {
-			in.Run++
-			return 0, loop.ContinueAsNew(ctx, in)
-		}
-		return in.Done, nil
-	}, adapter.FlowOptions{
-		OnRunning:    []hooks.FlowHook{log.flowHook("loop-running")},
-		OnCompletion: []hooks.FlowHook{log.flowHook("loop-done")},
-	})
-	c, tq := startWorker(t, worker.Options{Flows: []adapter.AnyFlow{loop}, Tasks: []adapter.AnyTask{item}})
-	started := time.Now()
-	run, err := loop.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, chainInput{Items: loopItems, Per: loopItems / 20})
-	require.NoError(t, err)
-	var done int
-	require.NoError(t, c.GetWorkflow(t.Context(), run.ID(), "").Get(t.Context(), &done))
-	require.Equal(t, loopItems, done)
-	t.Logf("20,000 items in 20 runs: %s", time.Since(started).Round(time.Millisecond))
-	require.Equal(t, 1, log.count(hooks.OnRunning))
-	require.Equal(t, 1, log.count(hooks.OnCompletion))
-
-	last, err := c.DescribeWorkflowExecution(t.Context(), run.ID(), "")
-	require.NoError(t, err)
-	require.Less(t, last.GetWorkflowExecutionInfo().GetHistoryLength(), int64(10000), "a run of the chain stays short")
-	h, err := adapter.ReadHistory(t.Context(), c, run.ID(), "")
-	require.NoError(t, err)
-	require.Len(t, h.Runs, 20)
-	require.Len(t, h.TaskRuns(), loopItems, "every item of every run is in the history")
-	require.Equal(t, hooks.NameCompleted, h.State.Name)
-}
-
-// loopItems is the length of TestLongLoopContinuesAsNew's loop.
-var loopItems = 20000

@@ -1,9 +1,9 @@
-package e2e_test
+package scale_test
 
 import (
-	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,77 +11,51 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowstate/flowstate/adapter"
+	"github.com/flowstate/flowstate/dev/internal/scale"
 	"github.com/flowstate/flowstate/hooks"
-	"github.com/flowstate/flowstate/worker"
 )
 
-// fanOut is the input of the fan-out flows: Tasks tasks, submitted in batches of Batch.
-type fanOut struct {
-	Tasks int `json:"tasks"`
-	Batch int `json:"batch"`
-}
+// A sequential loop of 20,000 items that continues as new every 1,000 completes, with its hooks
+// once for the whole chain; each run stays far from Temporal's history limits, and ReadHistory
+// reads every item of every run.
+func TestLongLoopContinuesAsNew(t *testing.T) {
+	t.Parallel()
+	started := time.Now()
+	run, err := scale.LongLoop.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: scale.TaskQueue}, scale.Loop{Items: 20000, Per: 1000})
+	require.NoError(t, err)
+	var done int
+	require.NoError(t, c.GetWorkflow(t.Context(), run.ID(), "").Get(t.Context(), &done))
+	require.Equal(t, 20000, done)
+	t.Logf("20,000 items in 20 runs: %s", time.Since(started).Round(time.Millisecond))
 
-// The fan-out, with flowstate and with the SDK alone.
-func fanOutFlow(task *adapter.Task[int, int], opts adapter.FlowOptions) *adapter.Flow[fanOut, int] {
-	return adapter.NewFlow("fan-out", func(ctx workflow.Context, in fanOut) (int, error) {
-		sum := 0
-		for start := 0; start < in.Tasks; start += in.Batch {
-			var futures []*adapter.Future[int]
-			for i := start; i < min(start+in.Batch, in.Tasks); i++ {
-				futures = append(futures, task.Submit(ctx, i))
-			}
-			for _, f := range futures {
-				n, err := f.Get(ctx)
-				if err != nil {
-					return 0, err
-				}
-				sum += n
-			}
-		}
-		return sum, nil
-	}, opts)
-}
-
-func rawFanOut(ctx workflow.Context, in fanOut) (int, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
-	sum := 0
-	for start := 0; start < in.Tasks; start += in.Batch {
-		var futures []workflow.Future
-		for i := start; i < min(start+in.Batch, in.Tasks); i++ {
-			futures = append(futures, workflow.ExecuteActivity(ctx, "raw-item", i))
-		}
-		for _, f := range futures {
-			var n int
-			if err := f.Get(ctx, &n); err != nil {
-				return 0, err
-			}
-			sum += n
-		}
+	last, err := c.DescribeWorkflowExecution(t.Context(), run.ID(), "")
+	require.NoError(t, err)
+	require.Less(t, last.GetWorkflowExecutionInfo().GetHistoryLength(), int64(10000), "a run of the chain stays short")
+	h, err := adapter.ReadHistory(t.Context(), c, run.ID(), "")
+	require.NoError(t, err)
+	require.Len(t, h.Runs, 20)
+	require.Len(t, h.TaskRuns(), 20000, "every item of every run is in the history")
+	require.Equal(t, hooks.NameCompleted, h.State.Name)
+	var events []string
+	for _, r := range h.Hooks() {
+		events = append(events, string(r.Event)+":"+string(r.Status))
 	}
-	return sum, nil
+	require.Equal(t, []string{"on_running:completed", "on_completion:completed"}, events, "the chain's hooks run once each")
 }
-
-func item(_ context.Context, n int) (int, error) { return n, nil }
 
 // A flow of 10,000 tasks with a flow hook completes; its whole state history (three states a task,
-// the flow's, the hook's) is readable open and closed, a page at a time, and the closed run's memo
-// stays within Temporal's limits, saying what it leaves out.
+// the flow's, the hook's) is readable open and closed, a page at a time — through the query,
+// ReadHistory and flowstate states — and the closed run's memo stays within Temporal's limits,
+// saying what it leaves out.
 func TestTenThousandTasks(t *testing.T) {
 	t.Parallel()
 	const n = 10000
-	done := hooks.NewFlowHook("large-done", func(context.Context, hooks.FlowCall) error { return nil })
-	task := adapter.NewTask("large-item", item)
-	f := fanOutFlow(task, adapter.FlowOptions{OnCompletion: []hooks.FlowHook{done}})
-	c, tq := startWorker(t, worker.Options{Flows: []adapter.AnyFlow{f}, Tasks: []adapter.AnyTask{task}})
 	started := time.Now()
-	run, err := f.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, fanOut{Tasks: n, Batch: 500})
+	run, err := scale.FanOutHooked.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: scale.TaskQueue}, scale.FanOut{Tasks: n, Batch: 500})
 	require.NoError(t, err)
 	sum, err := run.Get(t.Context())
 	require.NoError(t, err)
@@ -127,6 +101,16 @@ func TestTenThousandTasks(t *testing.T) {
 	require.Len(t, h.TaskRuns(), n)
 	require.Equal(t, hooks.HookCompleted, h.Hooks()[0].Status)
 	t.Logf("memo %d bytes: %d entries kept, %d counted", memoBytes, len(memo.Entries), memo.Omitted)
+
+	// So does flowstate states: a line an entry, and the flow's state first.
+	cmd := exec.CommandContext(t.Context(), flowstate, "states", run.ID())
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+address, "TEMPORAL_NAMESPACE=default")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 1+want, "a header and every entry")
+	require.Contains(t, lines[0], "Completed")
+	require.Contains(t, lines[len(lines)-1], "hook on_completion scale-fan-out-done: completed")
 }
 
 // historySize is what one run costs in history and memo. Workflow task events are counted apart:
@@ -143,7 +127,7 @@ type historySize struct {
 // perTaskBytes is the history bytes the run costs apart from its workflow tasks and memo.
 func (s historySize) perTaskBytes() int { return s.bytes - s.wftBytes - s.memoEvents }
 
-func measure(t *testing.T, c client.Client, id string) historySize {
+func measure(t *testing.T, id string) historySize {
 	t.Helper()
 	var s historySize
 	it := c.GetWorkflowHistory(t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -171,32 +155,20 @@ func measure(t *testing.T, c client.Client, id string) historySize {
 // and 10,000 tasks.
 func TestHistoryGrowsLinearly(t *testing.T) {
 	t.Parallel()
-	task := adapter.NewTask("size-item", item)
-	f := fanOutFlow(task, adapter.FlowOptions{})
-	c, tq := startWorker(t, worker.Options{Flows: []adapter.AnyFlow{f}, Tasks: []adapter.AnyTask{task}})
-	rawTQ := tq + "-raw"
-	w := sdkworker.New(c, rawTQ, sdkworker.Options{})
-	w.RegisterWorkflowWithOptions(rawFanOut, workflow.RegisterOptions{Name: "raw-fan-out"})
-	w.RegisterActivityWithOptions(item, activity.RegisterOptions{Name: "raw-item"})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-
 	var table strings.Builder
 	fmt.Fprintf(&table, "%8s | %10s %12s %10s | %10s %12s %10s | %12s %12s\n", "tasks", "raw events", "raw bytes", "raw memo",
 		"fs events", "fs bytes", "fs memo", "Δevents/task", "Δbytes/task")
-	fmt.Fprintf(&table, "(Δ: flowstate minus raw, apart from workflow task events, whose number depends on how completions are batched,\n"+
-		" and the memo, bounded: it keeps the state history up to %d KiB and counts the rest)\n", 512)
 	var perTask []float64
 	for _, n := range []int{10, 100, 1000, 10000} {
-		in := fanOut{Tasks: n, Batch: 500}
-		rawRun, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: rawTQ}, "raw-fan-out", in)
+		in := scale.FanOut{Tasks: n, Batch: 500}
+		rawRun, err := c.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: scale.TaskQueue}, scale.RawFanOutName, in)
 		require.NoError(t, err)
 		require.NoError(t, rawRun.Get(t.Context(), nil))
-		run, err := f.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, in)
+		run, err := scale.FanOutPlain.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: scale.TaskQueue}, in)
 		require.NoError(t, err)
 		_, err = run.Get(t.Context())
 		require.NoError(t, err)
-		raw, fs := measure(t, c, rawRun.GetID()), measure(t, c, run.ID())
+		raw, fs := measure(t, rawRun.GetID()), measure(t, run.ID())
 		require.Less(t, fs.memo, 1<<20, "the memo stays bounded")
 		dEvents := float64((fs.events-fs.wft)-(raw.events-raw.wft)) / float64(n)
 		dBytes := float64(fs.perTaskBytes()-raw.perTaskBytes()) / float64(n)
@@ -205,6 +177,8 @@ func TestHistoryGrowsLinearly(t *testing.T) {
 			fs.events, fs.bytes, fs.memo, dEvents, dBytes)
 		require.Equal(t, raw.events-raw.wft+2, fs.events-fs.wft, "a flow without hooks costs raw + 2 events, workflow tasks aside")
 	}
+	fmt.Fprintf(&table, "Δ: flowstate minus raw a task, apart from workflow task events (their number depends on how\n"+
+		"completions are batched) and the memo (bounded: the state history up to 512 KiB, the rest counted)\n")
 	t.Logf("history and memo per flow, raw Temporal and flowstate (no hooks):\n%s", table.String())
 	// Constant per task: the extra bytes a task costs are the same at 100, 1,000 and 10,000 tasks,
 	// within a few bytes (task run IDs grow a digit).
