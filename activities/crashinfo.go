@@ -97,7 +97,7 @@ func (r *CrashReader) CrashInfo(ctx context.Context, dead workflows.CrashedRun) 
 		if err := v.Get(&view); err != nil {
 			return workflows.CrashInfo{}, fmt.Errorf("decoding what %s left: %w", dead.WorkflowID, err)
 		}
-		out.Plan, out.Run, out.History = view.Plan, view.Run, &view.History
+		out.Plan, out.Run, out.History, out.Transactions = view.Plan, view.Run, &view.History, view.Transactions
 		out.History.Data = view.Run.Data
 		return out, nil
 	}

@@ -102,6 +102,16 @@ type TaskOptions struct {
 	OnCancellation []hooks.TaskHook
 	// OnCrashed hooks run when the task run crashes: a panic, or its worker died.
 	OnCrashed []hooks.TaskHook
+
+	// OnCommit hooks run when the transaction the task run completed in commits (see
+	// Transaction), in the order the transaction's tasks completed.
+	OnCommit []hooks.TaskHook
+	// OnRollback hooks undo what the task run did when the transaction it completed in rolls
+	// back: its function failed, a task in it failed, the run was cancelled in it, or the run was
+	// terminated or timed out on the server. They run in the reverse order of completion. A task
+	// with OnRollback hooks that completes outside any transaction has nothing to roll back with:
+	// the worker logs it once.
+	OnRollback []hooks.TaskHook
 }
 
 // DefaultTaskHeartbeatTimeout is the heartbeat timeout of a task that sets none.
@@ -140,6 +150,10 @@ func (o FlowOptions) HasHooks() bool {
 // Hooks returns the hooks attached to event e.
 func (o TaskOptions) Hooks(e hooks.Event) []hooks.TaskHook {
 	switch e {
+	case hooks.OnCommit:
+		return o.OnCommit
+	case hooks.OnRollback:
+		return o.OnRollback
 	case hooks.OnRunning:
 		return o.OnRunning
 	case hooks.OnCompletion:
@@ -156,7 +170,7 @@ func (o TaskOptions) Hooks(e hooks.Event) []hooks.TaskHook {
 
 // HasHooks reports whether any hook is attached.
 func (o TaskOptions) HasHooks() bool {
-	for _, e := range hooks.Events {
+	for _, e := range hooks.TaskEvents {
 		if len(o.Hooks(e)) > 0 {
 			return true
 		}
@@ -198,7 +212,7 @@ func (o TaskOptions) Validate() error {
 	if o.HeartbeatTimeout < 0 {
 		return fmt.Errorf("%w: heartbeat timeout must not be negative, got %s", ErrInvalidOptions, o.HeartbeatTimeout)
 	}
-	for _, e := range hooks.Events {
+	for _, e := range hooks.TaskEvents {
 		for _, h := range o.Hooks(e) {
 			if err := h.Err(); err != nil {
 				return fmt.Errorf("%w: %s hook: %w", ErrInvalidOptions, e, err)

@@ -111,6 +111,18 @@ func (t *Task[I, O]) OnCrashed(h ...hooks.TaskHook) *Task[I, O] {
 	return t.attach(func(o *TaskOptions) { o.OnCrashed = append(o.OnCrashed, h...) })
 }
 
+// OnCommit attaches hooks that run when the transaction a task run completed in commits. See
+// OnRunning and Transaction.
+func (t *Task[I, O]) OnCommit(h ...hooks.TaskHook) *Task[I, O] {
+	return t.attach(func(o *TaskOptions) { o.OnCommit = append(o.OnCommit, h...) })
+}
+
+// OnRollback attaches hooks that undo a task run when the transaction it completed in rolls back.
+// See OnRunning and Transaction.
+func (t *Task[I, O]) OnRollback(h ...hooks.TaskHook) *Task[I, O] {
+	return t.attach(func(o *TaskOptions) { o.OnRollback = append(o.OnRollback, h...) })
+}
+
 func (t *Task[I, O]) attach(edit func(*TaskOptions)) *Task[I, O] {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -254,6 +266,8 @@ func cloneTaskOptions(o TaskOptions) TaskOptions {
 	o.OnFailure = append([]hooks.TaskHook(nil), o.OnFailure...)
 	o.OnCancellation = append([]hooks.TaskHook(nil), o.OnCancellation...)
 	o.OnCrashed = append([]hooks.TaskHook(nil), o.OnCrashed...)
+	o.OnCommit = append([]hooks.TaskHook(nil), o.OnCommit...)
+	o.OnRollback = append([]hooks.TaskHook(nil), o.OnRollback...)
 	if l, ok := o.RetryDelay.(DelayList); ok {
 		o.RetryDelay = append(DelayList(nil), l...)
 	}

@@ -15,6 +15,9 @@ const (
 	KindFlow    Kind = "flow"    // the flow run itself
 	KindTask    Kind = "task"    // a task run of the flow
 	KindSubflow Kind = "subflow" // a child flow run, as its parent sees it
+	// KindTransaction entries record a transaction of task runs (adapter.Transaction): Running
+	// when it begins, then Committed or RolledBack.
+	KindTransaction Kind = "transaction"
 )
 
 // HookStatus is how a hook call ended.

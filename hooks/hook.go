@@ -22,8 +22,19 @@ const (
 	OnCrashed      Event = "on_crashed"      // the run entered CRASHED
 )
 
-// Events lists the events in a fixed order.
+// The transaction lifecycle hooks of tasks (adapter.Transaction): not state change hooks, they run
+// when the transaction a task completed in ends.
+const (
+	OnCommit   Event = "on_commit"   // the task's transaction committed
+	OnRollback Event = "on_rollback" // the task's transaction rolled back: undo what the task did
+)
+
+// Events lists the state change events in a fixed order.
 var Events = []Event{OnRunning, OnCompletion, OnFailure, OnCancellation, OnCrashed}
+
+// TaskEvents lists every event a task hook can be attached to: the state change events, then the
+// transaction events.
+var TaskEvents = []Event{OnRunning, OnCompletion, OnFailure, OnCancellation, OnCrashed, OnCommit, OnRollback}
 
 // EventFor returns the event that fires when a run enters s. AwaitingRetry and the other
 // SCHEDULED and PENDING states fire none.
@@ -65,12 +76,15 @@ type FlowCall struct {
 	Hook  CallInfo
 }
 
-// TaskCall is what a task hook receives: Prefect's (task, task_run, state).
+// TaskCall is what a task hook receives: Prefect's (task, task_run, state), and, for the
+// transaction hooks on_commit and on_rollback, the transaction.
 type TaskCall struct {
 	Task  TaskInfo
 	Run   TaskRun
 	State State
 	Hook  CallInfo
+	// Tx is the transaction the task run completed in, for on_commit and on_rollback hooks.
+	Tx *Transaction
 }
 
 // Options configure the activity a hook call runs as. The zero value means the defaults.

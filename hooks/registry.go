@@ -35,6 +35,8 @@ type Invocation struct {
 	// Task and TaskRun are set for task hooks.
 	Task    *TaskInfo `json:"task,omitempty"`
 	TaskRun *TaskRun  `json:"task_run,omitempty"`
+	// Tx is set for on_commit and on_rollback hooks.
+	Tx *Transaction `json:"tx,omitempty"`
 }
 
 func (inv Invocation) flowCall(info CallInfo) (FlowCall, error) {
@@ -50,7 +52,7 @@ func (inv Invocation) taskCall(info CallInfo) (TaskCall, error) {
 		return TaskCall{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("flowstate: hook %q is a task hook but was called for a flow run", inv.Hook), "flowstate.HookKind", nil)
 	}
-	return TaskCall{Task: *inv.Task, Run: *inv.TaskRun, State: inv.State, Hook: info}, nil
+	return TaskCall{Task: *inv.Task, Run: *inv.TaskRun, State: inv.State, Hook: info, Tx: inv.Tx}, nil
 }
 
 // ErrUnknownHook is the error, wrapped in an *UnknownHookError, of a call to a hook that is not

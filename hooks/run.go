@@ -89,4 +89,36 @@ type TaskRun struct {
 	Parameters json.RawMessage `json:"parameters,omitempty"`
 	// Attempt is the current attempt, starting at 1. Zero when not known.
 	Attempt int `json:"attempt,omitempty"`
+	// Result is the task's result, as JSON, when it completed: what on_commit and on_rollback
+	// hooks commit or undo.
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// Transaction describes a transaction of task runs (adapter.Transaction), as its on_commit and
+// on_rollback hooks see it.
+type Transaction struct {
+	// ID identifies the transaction within its flow run, for example "book-trip#1"; Name is the
+	// name the flow gave it.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Parent is the ID of the transaction this one is nested in, if any.
+	Parent string `json:"parent,omitempty"`
+	// Data is what the flow and its tasks set on the transaction (adapter.Tx.Set), as JSON.
+	Data map[string]json.RawMessage `json:"data,omitempty"`
+	// Cause is why the transaction rolls back: the error of the transaction's function or of
+	// the task that failed in it, a cancellation, or the run's crash.
+	Cause string `json:"cause,omitempty"`
+}
+
+// Lookup decodes the transaction's data under key into ptr. It reports false when nothing is set
+// under key.
+func (t Transaction) Lookup(key string, ptr any) (bool, error) {
+	raw, ok := t.Data[key]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, ptr); err != nil {
+		return true, fmt.Errorf("flowstate: transaction data %q: %w", key, err)
+	}
+	return true, nil
 }

@@ -53,6 +53,9 @@ const (
 	NameCancelling    = "Cancelling"    // CANCELLING: cancellation asked for, clean-up runs
 	NameCancelled     = "Cancelled"     // CANCELLED: cancellation finished
 	NameCrashed       = "Crashed"       // CRASHED: could not finish through the user's code
+	// The outcomes of a transaction of task runs (adapter.Transaction).
+	NameCommitted  = "Committed"  // COMPLETED: the transaction's function returned nil and its tasks' on_commit hooks ran
+	NameRolledBack = "RolledBack" // FAILED: the transaction failed and its tasks' on_rollback hooks ran
 )
 
 // DefaultName returns the name a state of type t has when nothing refines it.

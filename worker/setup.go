@@ -149,7 +149,7 @@ func registerFlowHooks(reg *hooks.Registry, o adapter.FlowOptions) error {
 
 func registerTaskHooks(reg *hooks.Registry, o adapter.TaskOptions) error {
 	var errs []error
-	for _, e := range hooks.Events {
+	for _, e := range hooks.TaskEvents {
 		for _, h := range o.Hooks(e) {
 			errs = append(errs, reg.Register(h))
 		}

@@ -96,6 +96,8 @@ type CrashInfo struct {
 	// Skip, when set, says why the run did not crash although the server closed it: it was
 	// reset, or the workflow's retry policy started another run. No hook runs then.
 	Skip string `json:"skip,omitempty"`
+	// Transactions are the transactions the run left open, which the handler rolls back.
+	Transactions []OpenTx `json:"transactions,omitempty"`
 }
 
 // CrashView is what a flow run tells its crash handler through the QueryCrash query, answered by
@@ -105,6 +107,8 @@ type CrashView struct {
 	Plan    json.RawMessage `json:"plan"`
 	Run     hooks.FlowRun   `json:"run"`
 	History hooks.History   `json:"history"`
+	// Transactions are the run's open transactions, which the crash handler rolls back.
+	Transactions []OpenTx `json:"transactions,omitempty"`
 }
 
 // QueryCrash is the query a crash handler reads a dead flow run with (CrashView).
@@ -212,6 +216,8 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 			"workflow_id", dead.WorkflowID, "state", rec.history.State.Name)
 		return rec.closeHandler(ctx), nil
 	}
+	// The transactions the run left open roll back first, as they would have in the run.
+	i.rollbackDead(ctx, &rec, dead, info.Transactions, "the flow run "+strings.ToLower(dead.Status)+": "+info.Reason)
 	rec.flowEntry(ctx, dead.WorkflowID, dead.WorkflowType, st)
 
 	flow := hooks.FlowInfo{Name: dead.WorkflowType, Tags: run.Tags, Retries: plan.Retry.Retries}

@@ -47,6 +47,11 @@ type flowRun struct {
 	deadlineHit bool
 	// dirty holds the data keys attached and not yet written to the memo.
 	dirty map[string]bool
+	// txs are the open transactions, in the order they were opened; txOf maps the task runs of
+	// transactions to them; warnedTx lists the tasks with transaction hooks that ran outside one.
+	txs      []*transaction
+	txOf     map[string]*transaction
+	warnedTx map[string]bool
 }
 
 var _ flowctx.Run = (*flowRun)(nil)
@@ -299,8 +304,11 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryCrash, func() (CrashView, error) {
 		plan, err := json.Marshal(r.plan)
-		return CrashView{Plan: plan, Run: r.Info(), History: r.rec.page(hooks.PageRequest{})}, err
+		return CrashView{Plan: plan, Run: r.Info(), History: r.rec.page(hooks.PageRequest{}), Transactions: r.openTxs()}, err
 	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, names.QueryTx, r.txView); err != nil {
 		return nil, err
 	}
 	ctx = flowctx.WithRun(ctx, r)
@@ -353,6 +361,9 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 
 		result, err, crash, timedOut := r.attempt(bodyCtx, input)
 
+		if crash != nil && len(r.txs) > 0 {
+			r.rollbackOpen(hctx, "the flow crashed: panic: "+crash.value)
+		}
 		var out classify.Outcome
 		switch {
 		case crash != nil:

@@ -211,6 +211,9 @@ func (in *inbound) HandleSignal(ctx workflow.Context, input *interceptor.HandleS
 	if input.SignalName == names.SignalData && in.run != nil {
 		return in.run.handleDataSignal(ctx, input)
 	}
+	if input.SignalName == names.SignalTxData && in.run != nil {
+		return in.run.handleTxDataSignal(ctx, input)
+	}
 	return in.Next.HandleSignal(ctx, input)
 }
 

@@ -147,7 +147,7 @@ func (pl planner) flowHooks(o adapter.FlowOptions, legacy bool) hookPlan {
 // taskHooks returns the hook plan of a task's options.
 func (pl planner) taskHooks(o adapter.TaskOptions, legacy bool) hookPlan {
 	hp := hookPlan{}
-	for _, e := range hooks.Events {
+	for _, e := range hooks.TaskEvents {
 		for _, h := range o.Hooks(e) {
 			hp[e] = append(hp[e], pl.spec(h.Name(), h.Args(), h.Options(), h.Err(), legacy))
 		}

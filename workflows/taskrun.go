@@ -45,6 +45,8 @@ type taskCall struct {
 	policy attemptPolicy
 	// adapterCall is set for a call made through adapter.Task.
 	adapterCall bool
+	// tx is the transaction the call was made in, if any.
+	tx *transaction
 	// cancelling is set once the run entered Cancelling.
 	cancelling bool
 }
@@ -110,6 +112,13 @@ func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) (*ta
 	t.info = hooks.TaskRun{
 		ID: t.call.ID, TaskName: typ, FlowRunID: wi.WorkflowExecution.ID, FlowRunRunID: wi.WorkflowExecution.RunID,
 		FlowName: wi.WorkflowType.Name, Namespace: wi.Namespace, Tags: t.opts.Tags, Parameters: t.call.Parameters,
+	}
+	if tx, ok := flowctx.TxFrom(ctx).(*transaction); ok && t.run != nil && !tx.ended {
+		t.tx = tx
+		if t.run.txOf == nil {
+			t.run.txOf = map[string]*transaction{}
+		}
+		t.run.txOf[t.info.ID] = tx
 	}
 	return t, nil
 }
@@ -353,6 +362,7 @@ func (t *taskCall) end(ctx workflow.Context, st hooks.State, raw converter.RawVa
 	if e, ok := hooks.EventFor(st); ok && st.IsTerminal() {
 		t.runHooks(hctx, e, st)
 	}
+	t.joinTx(hctx, st, raw)
 	t.call.Final = &st
 	if st.Type == hooks.Cancelled && err == nil && !t.plan.legacy {
 		// A task that finished after it was cancelled is Cancelled, to the flow too.

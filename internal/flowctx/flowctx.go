@@ -31,6 +31,34 @@ type Run interface {
 	SetData(ctx workflow.Context, key string, value json.RawMessage) error
 	// NextID returns a fresh, deterministic ID for a task or subflow run named name.
 	NextID(name string) string
+	// BeginTx opens a transaction named name in ctx's transaction, if any; EndTx ends it, with
+	// the error of its function: it commits, or rolls back, and returns the transaction's error.
+	BeginTx(ctx workflow.Context, name string) Tx
+	EndTx(ctx workflow.Context, tx Tx, err error) error
+}
+
+// Tx is a transaction open in flow code: the task runs completed with a context carrying it
+// belong to it.
+type Tx interface {
+	// ID identifies the transaction in its flow run; Name is the name the flow gave it.
+	ID() string
+	Name() string
+	// Set attaches value (JSON) under key; Get reads it.
+	Set(key string, value json.RawMessage) error
+	Get(key string) (json.RawMessage, bool)
+}
+
+const txKey key = 100
+
+// WithTx returns ctx carrying tx: task calls made with it join tx.
+func WithTx(ctx workflow.Context, tx Tx) workflow.Context {
+	return workflow.WithValue(ctx, txKey, tx)
+}
+
+// TxFrom returns the transaction in ctx, or nil.
+func TxFrom(ctx workflow.Context) Tx {
+	t, _ := ctx.Value(txKey).(Tx)
+	return t
 }
 
 // WithRun returns ctx carrying run.

@@ -29,6 +29,10 @@ const (
 	RecordCallPlan = "flowstate.plan.call/"
 	// SignalData is the signal a task sends to attach data to its flow run.
 	SignalData = "flowstate.data"
+	// SignalTxData is the signal a task sends to attach data to its transaction.
+	SignalTxData = "flowstate.tx-data"
+	// QueryTx is the query a task reads its transaction with.
+	QueryTx = "flowstate.tx"
 	// SAState is the Keyword search attribute holding a flow run's current state name.
 	SAState = "FlowState"
 	// HookActivity is the activity type that runs hooks.
