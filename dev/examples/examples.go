@@ -5,7 +5,9 @@
 //   - crashcleanup: on_crashed cleans up a resource the crashed run left;
 //   - taskstart: a task's on_running hook fires before each of its three attempts;
 //   - hookargs: a hook with bound arguments sees a task's Failed state returned to the flow;
-//   - nap: a task that sleeps, to cancel, terminate, or watch a run survive its worker.
+//   - nap: a task that sleeps, to cancel, terminate, or watch a run survive its worker;
+//   - tripbooking: a saga: a flight, a hotel and a car booked in one transaction, whose
+//     on_rollback hooks cancel the bookings made when a later one fails.
 //
 // quickstart, the README's quick start, is a program of its own with its own task queue.
 package examples
@@ -20,6 +22,7 @@ import (
 	"github.com/flowstate/flowstate/dev/examples/nap"
 	"github.com/flowstate/flowstate/dev/examples/slacknotify"
 	"github.com/flowstate/flowstate/dev/examples/taskstart"
+	"github.com/flowstate/flowstate/dev/examples/tripbooking"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
@@ -58,6 +61,9 @@ func Demos() []Demo {
 			Flow: hookargs.Flow, Input: hookargs.Params{X: "foo", Y: 42}, Expect: hooks.NameCompleted, Hooks: []string{"my-hook"}},
 		{Name: nap.Name, Title: "a run cancelled mid-task: on_cancellation runs, then the task sees its context cancelled",
 			Flow: nap.Flow, Input: nap.Params{Seconds: 30}, CancelAfter: time.Second, Expect: hooks.NameCancelled, Hooks: []string{"woken-early"}},
+		{Name: tripbooking.Name, Title: "a saga: the car cannot be booked, so the hotel and the flight are cancelled, in that order",
+			Flow: tripbooking.Flow, Input: tripbooking.Trip{Traveller: "ada", Fail: "car"}, Expect: hooks.NameFailed,
+			Hooks: []string{"cancel-booking", "cancel-booking"}},
 	}
 }
 
@@ -65,10 +71,10 @@ func Demos() []Demo {
 // named secrets hooks use (the Slack webhook).
 func Options(secrets hooks.SecretResolver) worker.Options {
 	return worker.Options{
-		Flows: []adapter.AnyFlow{slacknotify.FailingFlow, crashcleanup.Flow, taskstart.Flow, hookargs.Flow, nap.Flow},
+		Flows: []adapter.AnyFlow{slacknotify.FailingFlow, crashcleanup.Flow, taskstart.Flow, hookargs.Flow, nap.Flow, tripbooking.Flow},
 		Tasks: []adapter.AnyTask{
 			crashcleanup.CreateJob, crashcleanup.TaskThatCrashes,
-			taskstart.FlakyTask, hookargs.BadTask, nap.Nap,
+			taskstart.FlakyTask, hookargs.BadTask, nap.Nap, tripbooking.Book,
 		},
 		Hooks:   hookargs.Hooks,
 		Secrets: secrets,
