@@ -234,12 +234,13 @@ var Flow = adapter.NewFlow(FlowName, func(ctx workflow.Context, in Input) (strin
 	OnCancellation: []hooks.FlowHook{FlowOnCancellation},
 })
 
-// Flows are the flows the chaos worker registers: the chaos flow and SPEC §5 example 2.
-func Flows() []adapter.AnyFlow { return []adapter.AnyFlow{Flow, crashcleanup.Flow} }
+// Flows are the flows the chaos worker registers: the chaos flow, the transaction flow and the
+// crash clean-up example.
+func Flows() []adapter.AnyFlow { return []adapter.AnyFlow{Flow, TxFlow, crashcleanup.Flow} }
 
 // Tasks are the tasks the chaos worker registers.
 func Tasks() []adapter.AnyTask {
-	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, IgnoreCancelTask, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
+	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, IgnoreCancelTask, Book, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
 }
 
 var hookOptions = hooks.Options{HeartbeatTimeout: HeartbeatTimeout}
