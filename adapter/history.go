@@ -44,6 +44,11 @@ func WithDataConverter(dc converter.DataConverter) ReadOption {
 	return func(o *readOptions) { o.dc = dc }
 }
 
+// ErrUndecodable is wrapped by the error of ReadHistory for a closed run whose state history memo
+// does not decode with the DataConverter it was given (a payload codec encoded it) and whose
+// flowstate query failed too.
+var ErrUndecodable = errors.New("flowstate: the state history does not decode")
+
 // ErrWorkflowTaskFailing is wrapped by the error of ReadHistory for a run whose workflow task
 // keeps failing, so that no worker can answer the flowstate query: the error gives the cause.
 var ErrWorkflowTaskFailing = errors.New("flowstate: the run's workflow task keeps failing")
@@ -188,7 +193,7 @@ func closedRun(ctx context.Context, c client.Client, workflowID, runID string, m
 		return full, nil
 	}
 	if merr != nil {
-		return h, fmt.Errorf("flowstate: the state history memo of %s does not decode (%v; if the client has a payload codec, pass its DataConverter with adapter.WithDataConverter), and the query failed: %w", workflowID, merr, qerr)
+		return h, fmt.Errorf("%w: %s (memo: %v; query: %w); if the client has a payload codec, pass its DataConverter with adapter.WithDataConverter", ErrUndecodable, workflowID, merr, qerr)
 	}
 	return h, fmt.Errorf("flowstate: querying the state history of %s: %w", workflowID, qerr)
 }

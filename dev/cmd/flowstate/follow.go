@@ -38,6 +38,8 @@ type follower struct {
 	run  client.WorkflowRun
 	out  io.Writer
 	p    progress
+	// readOpts are ReadHistory's options: the codec of the run's payloads.
+	readOpts []adapter.ReadOption
 
 	printed int                 // entries of the state history printed so far
 	start   time.Time           // the time of the history's first entry, the origin of offsets
@@ -70,8 +72,8 @@ type outcome struct {
 	histErr error         // why the history could not be read
 }
 
-func newFollower(c client.Client, flow string, run client.WorkflowRun, out io.Writer) *follower {
-	return &follower{c: c, flow: flow, run: run, out: out, p: progress{w: out},
+func newFollower(c client.Client, flow string, run client.WorkflowRun, out io.Writer, readOpts []adapter.ReadOption) *follower {
+	return &follower{c: c, flow: flow, run: run, out: out, p: progress{w: out}, readOpts: readOpts,
 		shown: map[string]int{}, calls: map[string]hookCall{}, read: make(chan struct{})}
 }
 
@@ -99,7 +101,7 @@ func (f *follower) follow(ctx context.Context) (outcome, error) {
 			case <-f.read:
 			case <-time.After(5 * time.Second):
 			}
-			o.history, o.histErr = adapter.ReadHistory(context.WithoutCancel(ctx), f.c, f.run.GetID(), f.run.GetRunID())
+			o.history, o.histErr = adapter.ReadHistory(context.WithoutCancel(ctx), f.c, f.run.GetID(), f.run.GetRunID(), f.readOpts...)
 			var lines []line
 			if o.histErr == nil {
 				lines = f.newEntries(o.history)
@@ -138,7 +140,7 @@ func (f *follower) poll(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var lines []line
-	h, err := adapter.ReadHistory(qctx, f.c, f.run.GetID(), f.run.GetRunID())
+	h, err := adapter.ReadHistory(qctx, f.c, f.run.GetID(), f.run.GetRunID(), f.readOpts...)
 	if err == nil {
 		lines = f.newEntries(h)
 	}

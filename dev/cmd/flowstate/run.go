@@ -28,6 +28,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	queue := fs.String("task-queue", examples.TaskQueue, "task queue of the worker that runs the flow")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to follow the run (the run goes on after)")
 	level := logLevelFlag(fs, slog.LevelInfo)
+	codec := addCodecFlags(fs)
 	flow, rest := positional(args)
 	if err := parse(fs, rest); err != nil {
 		return err
@@ -60,7 +61,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	p := progress{w: stdout}
-	c, err := dial(ctx, p, newLogger(stderr, lvl))
+	c, read, err := dialCodec(ctx, p, newLogger(stderr, lvl), codec)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	p.step("following it (Ctrl-C stops following, not the run)")
 	fctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	o, err := newFollower(c, flow, run, stdout).follow(fctx)
+	o, err := newFollower(c, flow, run, stdout, read).follow(fctx)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return fmt.Errorf("flow run %s had not finished after %s; it goes on: see it with flowstate states %s", run.GetID(), *timeout, run.GetID())
@@ -92,9 +93,20 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // dial connects to Temporal with the standard settings, saying where it connects; the SDK logs
 // through logger.
 func dial(ctx context.Context, p progress, logger *slog.Logger) (client.Client, error) {
+	c, _, err := dialCodec(ctx, p, logger, nil)
+	return c, err
+}
+
+// dialCodec is dial for the commands that start or read runs: it encodes and decodes payloads
+// through the codec server cf names, if any, and returns the options that make ReadHistory do so.
+func dialCodec(ctx context.Context, p progress, logger *slog.Logger, cf *codecFlags) (client.Client, []adapter.ReadOption, error) {
 	opts, err := worker.ClientOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	read, err := cf.apply(&opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	opts.Logger = sdkLogger(logger)
 	addr, ns := orDefault(opts.HostPort, client.DefaultHostPort), orDefault(opts.Namespace, client.DefaultNamespace)
@@ -103,10 +115,10 @@ func dial(ctx context.Context, p progress, logger *slog.Logger) (client.Client, 
 	defer cancel()
 	c, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w\n"+
+		return nil, nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w\n"+
 			"  is a Temporal server running there? (flowstate dev starts one; TEMPORAL_ADDRESS points elsewhere)", addr, ns, err)
 	}
-	return c, nil
+	return c, read, nil
 }
 
 // positional splits off a leading positional argument, so that flags may follow it.

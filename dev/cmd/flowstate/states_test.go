@@ -2,15 +2,19 @@ package main_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/adapter"
+	"github.com/flowstate/flowstate/dev/internal/testcodec"
+	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
 
@@ -68,5 +72,48 @@ func TestStatesOfDeadAndStuckRuns(t *testing.T) {
 	require.Contains(t, out, "workflow task keeps failing")
 	require.Contains(t, out, "no-such-flow")
 	d.temporal(t, "workflow", "terminate", "--workflow-id", "stuck")
+	d.stop(t)
+}
+
+// A run whose payloads an encrypting codec encodes: flowstate states reads it through the codec
+// server that the Temporal CLI and Web UI use (--codec-endpoint, or $TEMPORAL_CODEC_ENDPOINT), and
+// without one says what it lacks.
+func TestStatesThroughCodecServer(t *testing.T) {
+	d := startDev(t, freePort(t))
+	dc := testcodec.DataConverter()
+	c, err := client.Dial(client.Options{HostPort: d.addr, Namespace: "default", DataConverter: dc})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+
+	const secret = "acct-77c1-plaintext"
+	done := hooks.NewFlowHook("sealed-done", func(ctx context.Context, call hooks.FlowCall) error { return nil })
+	sealed := adapter.NewFlow("sealed-flow", func(ctx workflow.Context, account string) (string, error) {
+		return "sealed", adapter.SetRunData(ctx, "account", account)
+	}, adapter.FlowOptions{OnCompletion: []hooks.FlowHook{done}})
+	w, err := worker.New(c, "codec-test", worker.Options{Flows: []adapter.AnyFlow{sealed}, DataConverter: dc})
+	require.NoError(t, err)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	run, err := sealed.Start(t.Context(), c, client.StartWorkflowOptions{ID: "sealed-run", TaskQueue: "codec-test"}, secret)
+	require.NoError(t, err)
+	_, err = run.Get(t.Context())
+	require.NoError(t, err)
+
+	out, err := d.flowstate(t, "states", "sealed-run")
+	require.Error(t, err, "without the codec the history cannot be read")
+	require.Contains(t, out, "--codec-endpoint")
+
+	codecServer := httptest.NewServer(converter.NewPayloadCodecHTTPHandler(testcodec.NewAES()))
+	t.Cleanup(codecServer.Close)
+	out, err = d.flowstate(t, "states", "sealed-run", "--codec-endpoint", codecServer.URL)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "flow sealed-flow, workflow ID sealed-run")
+	require.Contains(t, out, "Completed")
+	require.Contains(t, out, "sealed-done")
+
+	t.Setenv("TEMPORAL_CODEC_ENDPOINT", codecServer.URL)
+	out, err = d.flowstate(t, "states", "sealed-run", "--json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, secret, "the run data, decoded")
 	d.stop(t)
 }

@@ -3,87 +3,24 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/dev/flowstatetest"
+	"github.com/flowstate/flowstate/dev/internal/testcodec"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 	"github.com/flowstate/flowstate/workflows"
 )
-
-// aesCodec encrypts every payload with AES-GCM: what a team that encrypts its payloads installs
-// on its clients and workers.
-type aesCodec struct{ aead cipher.AEAD }
-
-const encryptedEncoding = "binary/encrypted"
-
-func newAESCodec(t *testing.T) *aesCodec {
-	key := []byte("flowstate-test-key-32-bytes-long")
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	aead, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	return &aesCodec{aead: aead}
-}
-
-func (c *aesCodec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	out := make([]*commonpb.Payload, len(payloads))
-	for i, p := range payloads {
-		plain, err := proto.Marshal(p)
-		if err != nil {
-			return nil, err
-		}
-		nonce := make([]byte, c.aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, err
-		}
-		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{converter.MetadataEncoding: []byte(encryptedEncoding)},
-			Data:     c.aead.Seal(nonce, nonce, plain, nil),
-		}
-	}
-	return out, nil
-}
-
-func (c *aesCodec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	out := make([]*commonpb.Payload, len(payloads))
-	for i, p := range payloads {
-		if string(p.GetMetadata()[converter.MetadataEncoding]) != encryptedEncoding {
-			out[i] = p
-			continue
-		}
-		n := c.aead.NonceSize()
-		if len(p.GetData()) < n {
-			return nil, errors.New("encrypted payload too short")
-		}
-		plain, err := c.aead.Open(nil, p.GetData()[:n], p.GetData()[n:], nil)
-		if err != nil {
-			return nil, err
-		}
-		var decoded commonpb.Payload
-		if err := proto.Unmarshal(plain, &decoded); err != nil {
-			return nil, err
-		}
-		out[i] = &decoded
-	}
-	return out, nil
-}
 
 // codecSecrets are values the codec test puts everywhere flowstate writes: none of them may appear
 // in a history's raw bytes.
@@ -99,7 +36,7 @@ type codecInput struct {
 // query), and what the crash handler reads of a terminated run. The raw history holds none of
 // the plaintext.
 func TestPayloadCodec(t *testing.T) {
-	dc := converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), newAESCodec(t))
+	dc := testcodec.DataConverter()
 	srv := flowstatetest.Shared(t)
 	c := srv.NewClient(t, client.Options{DataConverter: dc})
 	tq := flowstatetest.TaskQueue(t)
