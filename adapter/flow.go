@@ -222,6 +222,19 @@ func (f *Flow[I, O]) ContinueAsNew(ctx workflow.Context, input I) error {
 	return workflow.NewContinueAsNewError(ctx, f.name, json.RawMessage(raw))
 }
 
+// ContinueAsNew returns the error that continues the calling flow run as a new run of the same
+// flow with input, like Flow.ContinueAsNew: use it where the flow's own value is not at hand, such
+// as in the function a package-level flow is made of (which cannot name the flow it initialises).
+func ContinueAsNew(ctx workflow.Context, input any) error {
+	name := workflow.GetInfo(ctx).WorkflowType.Name
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("flowstate: flow %q: the input to continue as new with is not serialisable as JSON: %v", name, err), names.ErrTypeInvalidInput, err)
+	}
+	return workflow.NewContinueAsNewError(ctx, name, json.RawMessage(raw))
+}
+
 // ContinueAsNewSuggested reports whether Temporal suggests that the run continue as new: its
 // history (the hooks' events included) grows long. Check it in long loops and return
 // Flow.ContinueAsNew when it says so.

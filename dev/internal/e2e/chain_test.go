@@ -121,3 +121,25 @@ func TestContinueAsNewChain(t *testing.T) {
 	require.Equal(t, "chain-step#6", h.TaskRuns()[5])
 	require.JSONEq(t, `"6"`, string(h.Data["step"]))
 }
+
+// pageFlow is a package-level flow that continues as new with adapter.ContinueAsNew: its function
+// cannot name the flow it initialises.
+var pageFlow = adapter.NewFlow("page-through", func(ctx workflow.Context, page int) (int, error) {
+	if page < 3 {
+		return 0, adapter.ContinueAsNew(ctx, page+1)
+	}
+	return page, nil
+})
+
+func TestContinueAsNewFromPackageLevelFlow(t *testing.T) {
+	c, tq := startWorker(t, worker.Options{Flows: []adapter.AnyFlow{pageFlow}})
+	run, err := pageFlow.Start(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, 1)
+	require.NoError(t, err)
+	var last int
+	require.NoError(t, c.GetWorkflow(t.Context(), run.ID(), "").Get(t.Context(), &last))
+	require.Equal(t, 3, last)
+	h, err := adapter.ReadHistory(t.Context(), c, run.ID(), "")
+	require.NoError(t, err)
+	require.Len(t, h.Runs, 3, h.Timeline())
+	require.Equal(t, []string{"Scheduled", "Running", "Running", "Running", "Completed"}, h.StateNames(run.ID()))
+}
