@@ -218,7 +218,7 @@ func TestDemo(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("$ flowstate demo   (%s)\n%s", time.Since(t0).Round(time.Millisecond), out)
 	require.NoError(t, err)
-	require.Contains(t, string(out), "all 5 examples behaved as expected")
+	require.Contains(t, string(out), "all 6 examples behaved as expected")
 	require.NotContains(t, string(out), "SPEC")
 	require.Contains(t, string(out), "on_cancellation: flow run demo-nap-")
 	require.Contains(t, string(out), "Your job demo-slack-notify-")
