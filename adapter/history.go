@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -266,6 +268,11 @@ func historyFromMemo(memo *commonpb.Memo, dc converter.DataConverter) (hooks.His
 	if err := dc.FromPayload(p, &h); err != nil {
 		return hooks.History{}, true, fmt.Errorf("flowstate: decoding a state history memo: %w", err)
 	}
+	if a, ok := fields[names.MemoArchive]; ok && h.Omitted > 0 {
+		if full, err := unarchive(a, dc); err == nil {
+			h.Entries, h.Omitted, h.Summary, h.Total = full.Entries, 0, nil, len(full.Entries)
+		}
+	}
 	for key, p := range fields {
 		switch {
 		case key == names.MemoData && h.Data == nil:
@@ -284,6 +291,23 @@ func historyFromMemo(memo *commonpb.Memo, dc converter.DataConverter) (hooks.His
 		h.Total = len(h.Entries) + h.Omitted + h.Dropped
 	}
 	return h, true, nil
+}
+
+// unarchive decodes the compressed state history of a memo's archive field.
+func unarchive(p *commonpb.Payload, dc converter.DataConverter) (hooks.History, error) {
+	var gz []byte
+	if err := dc.FromPayload(p, &gz); err != nil {
+		return hooks.History{}, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return hooks.History{}, err
+	}
+	var h hooks.History
+	if err := json.NewDecoder(zr).Decode(&h); err != nil {
+		return hooks.History{}, err
+	}
+	return h, nil
 }
 
 // failing explains why a run's query failed when its workflow task keeps failing: an unknown

@@ -307,9 +307,10 @@ func searchAttributeRegistered(c client.Client, ns string, logger *slog.Logger) 
 }
 
 // MemoSizeWarning is the memo size above which clients made by ClientOptions warn. The SDK's
-// default, 2 KiB, is less than the state history of a flow with a few tasks; set
-// client.Options.PayloadLimits.MemoSizeWarning to it on clients you build yourself.
-const MemoSizeWarning = 512 << 10
+// default, 2 KiB, is less than the state history of a flow with a few tasks; a closed run of
+// thousands of tasks keeps up to about 900 KiB (its history, plain and compressed, and its data).
+// Set client.Options.PayloadLimits.MemoSizeWarning to it on clients you build yourself.
+const MemoSizeWarning = 1 << 20
 
 // ClientOptions returns Temporal client options from the standard environment variables and
 // config file (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -322,7 +323,7 @@ func ClientOptions() (client.Options, error) {
 		return client.Options{}, fmt.Errorf("flowstate: reading Temporal connection settings: %w", err)
 	}
 	if opts.PayloadLimits.MemoSizeWarning == 0 {
-		// A closed flow run keeps its state history in its memo (up to 512 KiB): do not warn about
+		// A closed flow run keeps its state history in its memo (up to about 900 KiB): do not warn about
 		// every run whose history passes the SDK's 2 KiB default.
 		opts.PayloadLimits.MemoSizeWarning = MemoSizeWarning
 	}

@@ -235,7 +235,7 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 
 // closeHandler keeps the dead run's history in the crash handler's memo and returns it.
 func (r *recorder) closeHandler(ctx workflow.Context) hooks.History {
-	if err := workflow.UpsertMemo(ctx, map[string]any{names.MemoHistory: r.memo()}); err != nil {
+	if err := workflow.UpsertMemo(ctx, r.memoFields()); err != nil {
 		workflow.GetLogger(ctx).Error("flowstate: writing the crash handler's memo failed", "error", err)
 	}
 	return r.snapshot()

@@ -575,7 +575,7 @@ func (r *flowRun) finish(hctx workflow.Context, st hooks.State, result any, err 
 	if e, ok := hooks.EventFor(st); ok && e != hooks.OnCancellation {
 		r.runHooks(hctx, e, st)
 	}
-	if merr := workflow.UpsertMemo(hctx, map[string]any{names.MemoHistory: r.rec.memo()}); merr != nil {
+	if merr := workflow.UpsertMemo(hctx, r.rec.memoFields()); merr != nil {
 		workflow.GetLogger(hctx).Error("flowstate: writing the state history memo failed", "error", merr)
 	}
 	return result, err

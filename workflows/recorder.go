@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -25,7 +27,12 @@ var (
 // over 2 MiB by default, the run's data included). A longer history keeps its flow entries and
 // its latest other entries; the memo counts the rest (Omitted, Summary), which the query pages
 // through.
-const maxMemoBytes = 512 << 10
+const maxMemoBytes = 448 << 10
+
+// maxArchiveBytes bounds the compressed state history a closed run keeps in its memo when the
+// history does not fit in maxMemoBytes: about 15,000 task runs' worth. With maxMemoBytes it keeps
+// the memo near 1 MiB, and each payload under the SDK's 512 KiB warning.
+const maxArchiveBytes = 448 << 10
 
 // maxPageBytes bounds one page of the flowstate query (Temporal refuses query results over 2 MiB).
 const maxPageBytes = 1 << 20
@@ -182,6 +189,37 @@ func (r *recorder) page(req hooks.PageRequest) hooks.History {
 		h.Next = r.seqBase + end
 	}
 	return h
+}
+
+// memoFields returns the memo fields a closed run keeps its state history in: the history as
+// memo returns it and, when that leaves entries out, all of it compressed (archive), if it fits.
+func (r *recorder) memoFields() map[string]any {
+	h := r.memo()
+	fields := map[string]any{names.MemoHistory: h}
+	if h.Omitted > 0 {
+		if gz := r.archive(); gz != nil {
+			fields[names.MemoArchive] = gz
+		}
+	}
+	return fields
+}
+
+// archive returns the whole state history, without its data, as gzip-compressed JSON, or nil when
+// that is over maxArchiveBytes.
+func (r *recorder) archive() []byte {
+	h := r.history
+	h.Data = nil
+	h.Total = len(h.Entries)
+	raw, err := json.Marshal(h)
+	if err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil || zw.Close() != nil || buf.Len() > maxArchiveBytes {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // memo returns the history to keep in the closed run's memo: without its data (kept in the data

@@ -12,6 +12,9 @@ const (
 	Query = "flowstate.states"
 	// MemoHistory is the memo key under which a closed flow run keeps its state history.
 	MemoHistory = "flowstate.states"
+	// MemoArchive is the memo key under which a closed flow run whose state history does not fit
+	// in MemoHistory keeps all of it, as gzip-compressed JSON, when that fits.
+	MemoArchive = "flowstate.states.gz"
 	// MemoData is the memo key under which a flow run of flowstate v0.1 kept the data attached
 	// to it, all keys in one value.
 	MemoData = "flowstate.data"
