@@ -25,7 +25,7 @@
 //
 // Differences from a production server, all in the dynamic config defaults that
 // Options.DynamicConfig can override: the temporal CLI dev server's settings (search attributes
-// visible at once, higher persistence QPS); one partition per task queue; no parent-close-policy
+// visible at once, higher persistence QPS); eager activity execution on; one partition per task queue; no parent-close-policy
 // system worker (the history service applies those policies itself) and no task queue or
 // history scanners. A DBFile written by a server with more task queue partitions needs
 // matching.numTaskqueueReadPartitions set to that number, or tasks in the other partitions wait.
