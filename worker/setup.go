@@ -132,6 +132,7 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		HookDefaults:     opts.HookDefaults,
 		SearchAttributes: searchAttributes,
 		LegacyRuns:       opts.LegacyRuns,
+		Tracer:           opts.Tracer,
 	})
 	s.Interceptors = []interceptor.WorkerInterceptor{s.wf, activities.NewInterceptor(activities.Options{Tasks: taskOpts, DataConverter: opts.DataConverter})}
 	return s, nil

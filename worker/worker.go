@@ -85,6 +85,13 @@ type Options struct {
 	// protobuf): to that conversion, without its codecs.
 	// default: converter.GetDefaultDataConverter()
 	DataConverter converter.DataConverter
+	// Tracer makes every state transition and hook call a span, a child of the flow's workflow
+	// span: give it the tracer of the SDK's tracing interceptor you install on the client
+	// (interceptor.NewTracingInterceptor(tracer), or the opentelemetry contrib package's
+	// NewTracer). Hook calls made as activities are spans of that interceptor already
+	// (StartActivity and RunActivity of flowstate.hook); these spans name the hook and the state.
+	// default: none
+	Tracer interceptor.Tracer
 	// Logger receives flowstate's start-up messages.
 	// default: slog.Default()
 	Logger *slog.Logger

@@ -187,7 +187,7 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 			return hooks.History{}, fmt.Errorf("flowstate: decoding the plan of %s: %w", dead.WorkflowID, err)
 		}
 	}
-	rec := recorder{history: hooks.History{Flow: dead.WorkflowType, WorkflowID: dead.WorkflowID, RunID: dead.RunID}}
+	rec := recorder{history: hooks.History{Flow: dead.WorkflowType, WorkflowID: dead.WorkflowID, RunID: dead.RunID}, tracer: i.opts.Tracer}
 	if info.History != nil {
 		rec.history = *info.History
 		rec.history.Next = 0

@@ -108,6 +108,7 @@ func newFlowRun(ctx workflow.Context, in *inbound, input *interceptor.ExecuteWor
 		history: hooks.History{Flow: r.flow.Name, WorkflowID: r.info.ID, RunID: r.info.RunID},
 		sa:      !plan.NoState,
 		details: true,
+		tracer:  in.root.opts.Tracer,
 	}
 	r.rec.startedAs, _ = sas.GetKeyword(stateKey)
 	if wi.ContinuedExecutionRunID != "" {

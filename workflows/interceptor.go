@@ -70,6 +70,12 @@ type Options struct {
 	// definitions they started with.
 	// default: false
 	LegacyRuns bool
+	// Tracer, the tracer of the SDK's tracing interceptor (interceptor.NewTracingInterceptor, or
+	// the OpenTelemetry, OpenTracing and Datadog contrib packages), makes every state transition
+	// and hook call a span of its own, a child of the flow's workflow span. Spans are made once,
+	// not again when a workflow replays; they cost no history.
+	// default: none
+	Tracer interceptor.Tracer
 }
 
 // Interceptor is the workflow-side flowstate interceptor. It turns the lifecycle of flow

@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"fmt"
+	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowstate/flowstate/hooks"
@@ -38,4 +41,56 @@ func recordHookMetrics(ctx workflow.Context, flow string, res hooks.HookResult, 
 	if took >= 0 {
 		h.Timer(MetricHookLatency).Record(took)
 	}
+}
+
+// Span operations of Options.Tracer's spans, and their tags.
+const (
+	// SpanState is the operation of a state transition's span, named "<kind> <run>: <state>"
+	// (the tracer's SpanName makes "flowstate.state:task book#2: Completed" by default).
+	SpanState = "flowstate.state"
+	// SpanHook is the operation of a hook call's span, named "<event> <hook>", from the state
+	// change that called the hook to the end of the call, retries included.
+	SpanHook = "flowstate.hook"
+)
+
+// traceState makes a span of a transition, when the worker has a tracer: a child of the
+// workflow's span, made once, not again on replay.
+func (r *recorder) traceState(ctx workflow.Context, kind hooks.Kind, run, name string, st hooks.State) {
+	tags := map[string]string{
+		"flowstate.flow": r.history.Flow, "flowstate.kind": string(kind), "flowstate.run": run,
+		"flowstate.name": name, "flowstate.state": st.Name,
+	}
+	if st.Message != "" {
+		tags["flowstate.message"] = st.Message
+	}
+	if st.Attempt > 0 {
+		tags["flowstate.attempt"] = strconv.Itoa(st.Attempt)
+	}
+	r.span(ctx, SpanState, fmt.Sprintf("%s %s: %s", kind, run, st.Name), st.Timestamp, tags, nil)
+}
+
+// traceHook makes a span of a hook call that ended, when the worker has a tracer.
+func (r *recorder) traceHook(ctx workflow.Context, kind hooks.Kind, run string, res hooks.HookResult, since time.Time, err error) {
+	tags := map[string]string{
+		"flowstate.flow": r.history.Flow, "flowstate.kind": string(kind), "flowstate.run": run,
+		"flowstate.hook": res.Hook, "flowstate.event": string(res.Event), "flowstate.outcome": string(res.Status),
+		"flowstate.idempotency_key": res.Key,
+	}
+	r.span(ctx, SpanHook, fmt.Sprintf("%s %s", res.Event, res.Hook), since, tags, err)
+}
+
+func (r *recorder) span(ctx workflow.Context, op, name string, start time.Time, tags map[string]string, err error) {
+	if r.tracer == nil || workflow.IsReplaying(ctx) {
+		return
+	}
+	parent, _ := ctx.Value(r.tracer.Options().SpanContextKey).(interceptor.TracerSpan)
+	opts := &interceptor.TracerStartSpanOptions{Operation: op, Name: name, Time: start, DependedOn: true, Tags: tags}
+	if parent != nil {
+		opts.Parent = parent
+	}
+	span, serr := r.tracer.StartSpan(opts)
+	if serr != nil {
+		return
+	}
+	span.Finish(&interceptor.TracerFinishSpanOptions{Error: err})
 }

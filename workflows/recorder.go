@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -41,6 +42,8 @@ const maxPageBytes = 1 << 20
 // attribute, its current details (the Web UI) and the worker's metrics.
 type recorder struct {
 	history hooks.History
+	// tracer, when set, makes spans of transitions and hook calls (Options.Tracer).
+	tracer interceptor.Tracer
 	// seqBase is the number of entries the runs before this one in a continue-as-new chain had.
 	seqBase int
 	// last holds the latest state of each task and subflow run, to check their transitions;
@@ -74,7 +77,7 @@ func (r *recorder) flowEntry(ctx workflow.Context, id, name string, st hooks.Sta
 	}
 	r.history.State = st
 	r.add(hooks.Entry{Kind: hooks.KindFlow, Run: id, Name: name, State: &st})
-	r.count(ctx, hooks.KindFlow, name, st)
+	r.count(ctx, hooks.KindFlow, id, name, st)
 }
 
 // runEntry records a transition of a task or subflow run.
@@ -96,7 +99,7 @@ func (r *recorder) runEntry(ctx workflow.Context, kind hooks.Kind, run, name str
 	r.last[run] = st
 	r.touch(run)
 	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st})
-	r.count(ctx, kind, name, st)
+	r.count(ctx, kind, run, name, st)
 }
 
 // hookEntry records the outcome of a hook call, which ran since the state it belongs to.
@@ -117,6 +120,7 @@ func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name st
 		r.touch(run)
 	}
 	recordHookMetrics(ctx, r.history.Flow, *res, now.Sub(inv.State.Timestamp))
+	r.traceHook(ctx, kind, run, *res, inv.State.Timestamp, err)
 	r.refreshDetails(ctx)
 }
 
@@ -131,8 +135,9 @@ func (r *recorder) touch(run string) {
 	}
 }
 
-func (r *recorder) count(ctx workflow.Context, kind hooks.Kind, name string, st hooks.State) {
+func (r *recorder) count(ctx workflow.Context, kind hooks.Kind, run, name string, st hooks.State) {
 	recordStateMetrics(ctx, r.history.Flow, kind, name, st)
+	r.traceState(ctx, kind, run, name, st)
 	r.refreshDetails(ctx)
 }
 
