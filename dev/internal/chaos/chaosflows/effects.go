@@ -35,6 +35,8 @@ type Effect struct {
 	Data map[string]json.RawMessage `json:"data,omitempty"`
 	// Attempt is the attempt of the hook call that made the effect.
 	Attempt int `json:"attempt"`
+	// Local is set when the hook call ran as a local activity.
+	Local bool `json:"local,omitempty"`
 	// PID is the worker process that made the effect.
 	PID int       `json:"pid"`
 	At  time.Time `json:"at"`
