@@ -26,6 +26,8 @@ type Task[I, O any] struct {
 	mu   sync.RWMutex
 	opts TaskOptions
 	err  error
+	// isCopy is set on the copies WithOptions makes.
+	isCopy bool
 }
 
 // NewTask defines a task. name is its Temporal activity type and must be unique on a worker. opts,
@@ -78,7 +80,7 @@ func (t *Task[I, O]) ActivityFunc() any { return t.fn }
 // attaches must be registered on the worker (attach them at definition time too, or list them in
 // worker.Options.Hooks).
 func (t *Task[I, O]) WithOptions(edit func(*TaskOptions)) *Task[I, O] {
-	c := &Task[I, O]{name: t.name, fn: t.fn, err: t.err, opts: t.Options()}
+	c := &Task[I, O]{name: t.name, fn: t.fn, err: t.err, opts: t.Options(), isCopy: true}
 	edit(&c.opts)
 	flowctx.RegisterCondition(c.opts.RetryCondition) // the activity side finds the copy's condition by its name
 	return c
@@ -149,6 +151,7 @@ func (t *Task[I, O]) Submit(ctx workflow.Context, input I) *Future[O] {
 	call := &flowctx.Call{
 		Task:    hooks.TaskInfo{Name: t.name, Tags: opts.Tags, Retries: opts.Retries},
 		Options: opts,
+		Copy:    t.isCopy,
 	}
 	if err := t.Err(); err != nil {
 		return failedFuture[O](ctx, call, temporal.NewNonRetryableApplicationError(err.Error(), "flowstate.InvalidTask", err))

@@ -113,6 +113,9 @@ type inbound struct {
 	out  *outbound
 	ids  map[string]int
 	recs records
+	// planned holds the tasks whose plan this execution fixed: the tasks its flow code called
+	// (not counting calls of WithOptions copies).
+	planned map[string]bool
 	// legacyRun is set for a run that started on flowstate v0.1, under Options.LegacyRuns.
 	legacyRun bool
 }
@@ -177,9 +180,13 @@ func (in *inbound) legacy() bool {
 }
 
 // taskPlanFor returns the plan of one task call: the call's own recorded plan, else the task's
-// recorded plan, else, on replay, the zero plan; outside replay, the plan its options give,
-// recorded when it differs from the one that applies. index is n of the call's ID "name#n".
-func (in *inbound) taskPlanFor(ctx workflow.Context, name, runID string, index int, opts adapter.TaskOptions, legacy bool) (taskPlan, error) {
+// recorded plan, else, on replay, the zero plan. Outside replay, a call of the task's definition
+// takes the plan fixed at the run's first call of the task, whatever the worker's definitions
+// say now (so a deploy changes no task a run already called), and the first call fixes it from
+// the options, recorded unless it is zero; a call of a WithOptions copy (isCopy) takes the plan
+// its options give, recorded when it differs from the one that applies. index is n of the
+// call's ID "name#n".
+func (in *inbound) taskPlanFor(ctx workflow.Context, name, runID string, index int, opts adapter.TaskOptions, isCopy, legacy bool) (taskPlan, error) {
 	var p taskPlan
 	callID := names.RecordCallPlan + runID
 	if found, err := in.recs.get(ctx, callID, &p); found || err != nil {
@@ -197,14 +204,21 @@ func (in *inbound) taskPlanFor(ctx workflow.Context, name, runID string, index i
 	if legacy && !named {
 		return in.root.pl.taskPlan(opts, true), nil
 	}
-	if workflow.IsReplaying(ctx) {
+	planned := in.planned[name]
+	if !isCopy {
+		if in.planned == nil {
+			in.planned = map[string]bool{}
+		}
+		in.planned[name] = true
+	}
+	if workflow.IsReplaying(ctx) || (!isCopy && (named || planned)) {
 		return base, nil
 	}
 	p = in.root.pl.taskPlan(opts, false)
 	switch {
 	case p.same(base):
 		return base, nil
-	case !named && !p.zero():
+	case !isCopy:
 		p.Since = index
 		in.recs.put(ctx, nameID, fmt.Sprintf("flowstate: the hook plan of task %s", name), p)
 	default:

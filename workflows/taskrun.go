@@ -71,7 +71,7 @@ func newTaskCall(ctx workflow.Context, o *outbound, typ string, args []any) (*ta
 		index = idIndex(t.call.ID)
 	}
 	legacy := in.legacy()
-	plan, err := in.taskPlanFor(ctx, typ, t.call.ID, index, t.opts, legacy)
+	plan, err := in.taskPlanFor(ctx, typ, t.call.ID, index, t.opts, adapterCall && t.call.Copy, legacy)
 	if err != nil {
 		return nil, err
 	}

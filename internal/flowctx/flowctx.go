@@ -81,6 +81,9 @@ type Call struct {
 	Task hooks.TaskInfo
 	// Options holds the task's adapter.TaskOptions (typed any to keep the import graph acyclic).
 	Options any
+	// Copy is set for a call of a WithOptions copy, whose options are the flow code's rather than
+	// the task's definition.
+	Copy bool
 	// Parameters is the task's input as JSON.
 	Parameters json.RawMessage
 	// Final is set by the interceptor to the call's final state before the call's future is ready.
