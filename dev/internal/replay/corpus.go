@@ -7,13 +7,19 @@
 //
 //   - testdata/v0.1: recorded by flowstate v0.1 (which recorded no hook plan), replayed on the
 //     same definitions with worker.Options.LegacyRuns, the upgrade path for runs in flight;
-//   - testdata/v0.2: recorded from each scenario's "v1" definitions, replayed on every one of its
-//     "v2" changes.
+//   - testdata/v0.2: recorded from each scenario's "v1" definitions (Scenarios), replayed on them
+//     and on every one of the scenario's "v2" changes (Scenario.Changes): hooks added, removed and
+//     reordered at every event of the flow and its task, on_running added to a task and removed,
+//     hook modes switched, hooks attached by name to a plain workflow and activity and detached,
+//     the FlowState search attribute registered or not, a WithOptions copy changed, retries,
+//     delays and timeouts changed — for runs open (waiting for SignalGo) and closed (completed,
+//     failed, crashed, cancelled).
 package replay
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -33,6 +39,9 @@ type Input struct {
 	Wait bool `json:"wait,omitempty"`
 	// Fail makes the run's body fail at its end.
 	Fail bool `json:"fail,omitempty"`
+	// Crash makes the flow's last task call panic on every attempt, which crashes the task and
+	// the flow.
+	Crash bool `json:"crash,omitempty"`
 }
 
 // SignalGo releases a run that waits.
@@ -67,6 +76,7 @@ var (
 	FlowCancelled  = noopFlowHook("corpus-flow-cancelled")
 	FlowCrashed    = noopFlowHook("corpus-flow-crashed")
 	FlowAudit      = noopFlowHook("corpus-flow-audit")
+	FlowExtra      = noopFlowHook("corpus-flow-extra")
 	FlowFlaky      = hooks.NewFlowHook("corpus-flow-flaky", func(context.Context, hooks.FlowCall) error { return errors.New("flaky hook") }, hooks.Options{RetryPolicy: fastHookRetries})
 	TaskRunning    = noopTaskHook("corpus-task-running")
 	TaskDone       = noopTaskHook("corpus-task-done")
@@ -74,13 +84,14 @@ var (
 	TaskCancelled  = noopTaskHook("corpus-task-cancelled")
 	TaskCrashed    = noopTaskHook("corpus-task-crashed")
 	TaskAudit      = noopTaskHook("corpus-task-audit")
+	TaskExtra      = noopTaskHook("corpus-task-extra")
 	BoundArgs      = hooks.NewTaskHookWithArgs("corpus-bound-args", func(context.Context, hooks.TaskCall, BoundArgsInput) error { return nil })
 	PlainFailed    = noopFlowHook("corpus-plain-failed")
 	PlainDone      = noopFlowHook("corpus-plain-done")
 	ChargeDone     = noopTaskHook("corpus-charge-done")
 	ChargeRunning  = noopTaskHook("corpus-charge-running")
-	allCorpusHooks = []hooks.Definition{FlowRunning, FlowDone, FlowFailed, FlowCancelled, FlowCrashed, FlowAudit, FlowFlaky,
-		TaskRunning, TaskDone, TaskFailed, TaskCancelled, TaskCrashed, TaskAudit, BoundArgs, PlainFailed, PlainDone, ChargeDone, ChargeRunning}
+	allCorpusHooks = []hooks.Definition{FlowRunning, FlowDone, FlowFailed, FlowCancelled, FlowCrashed, FlowAudit, FlowExtra, FlowFlaky,
+		TaskRunning, TaskDone, TaskFailed, TaskCancelled, TaskCrashed, TaskAudit, TaskExtra, BoundArgs, PlainFailed, PlainDone, ChargeDone, ChargeRunning}
 )
 
 // BoundArgsInput are the arguments bound to BoundArgs.
@@ -94,11 +105,20 @@ type Defs struct {
 	Flow      adapter.FlowOptions
 	Task      adapter.TaskOptions
 	CopyHooks func(x string, y int) []hooks.TaskHook // on_failure hooks of the task copy CopyFlow makes
-	Options   worker.Options                         // Workflows, Activities, HookDefaults, SearchAttributes
+	// CopyEdit, when set, edits the options of the task copy CopyFlow makes, after CopyHooks.
+	CopyEdit func(o *adapter.TaskOptions)
+	Options  worker.Options // Workflows, Activities, HookDefaults, SearchAttributes
+	// Unregistered names hooks the worker does not register at all, as a worker from which a
+	// deploy removed them.
+	Unregistered []string
 }
 
-// task is the corpus task: it fails its first attempt, so that retries show.
+// taskFn is the corpus task: it fails its first attempt, so that retries show, and panics on
+// every attempt when n is negative.
 func taskFn(ctx context.Context, n int) (int, error) {
+	if n < 0 {
+		panic("corpus task panics on purpose")
+	}
 	if adapter.TaskRunInfo(ctx).Attempt <= 1 {
 		return 0, errors.New("first attempt fails")
 	}
@@ -169,7 +189,11 @@ func Build(d Defs) worker.Options {
 				return 0, err
 			}
 		}
-		z, err := task.Run(ctx, x+y)
+		n := x + y
+		if in.Crash {
+			n = -1
+		}
+		z, err := task.Run(ctx, n)
 		if err != nil {
 			return 0, err
 		}
@@ -184,6 +208,9 @@ func Build(d Defs) worker.Options {
 			if d.CopyHooks != nil {
 				o.OnFailure = d.CopyHooks("foo", 42)
 			}
+			if d.CopyEdit != nil {
+				d.CopyEdit(o)
+			}
 		})
 		_, st := hooked.RunState(ctx, 1)
 		if in.Wait {
@@ -197,7 +224,12 @@ func Build(d Defs) worker.Options {
 	o := d.Options
 	o.Flows = []adapter.AnyFlow{flow, copyFlow}
 	o.Tasks = []adapter.AnyTask{task, plain}
-	o.Hooks = allCorpusHooks
+	o.Hooks = nil
+	for _, h := range allCorpusHooks {
+		if !slices.Contains(d.Unregistered, h.Name()) {
+			o.Hooks = append(o.Hooks, h)
+		}
+	}
 	return o
 }
 
