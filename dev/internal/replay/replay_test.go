@@ -55,11 +55,11 @@ func (replayer) RegisterActivityWithOptions(any, activity.RegisterOptions) {}
 // replay replays the history in path, a run whose workflow ID is the file's name.
 func (r replayer) replay(t *testing.T, path string) {
 	t.Helper()
-	require.NoError(t, r.try(t, path, load(t, path), nil), "replaying %s", path)
+	require.NoError(t, r.try(t, path, load(t, path), quiet), "replaying %s", path)
 }
 
-// try replays h, the history in path, and returns the replay's error; logger, when not nil,
-// receives the replay's log.
+// try replays h, the history in path, and returns the replay's error (which says what did not
+// match); logger receives the replay's log.
 func (r replayer) try(t *testing.T, path string, h *historypb.History, logger log.Logger) error {
 	t.Helper()
 	id := strings.TrimSuffix(filepath.Base(path), ".json")
@@ -162,7 +162,7 @@ func TestChangesReplayNeedsThePlans(t *testing.T) {
 	require.NotZero(t, failed, "every change replays without flowstate's plans: the corpus does not exercise them")
 }
 
-// quiet drops the log of replays expected to fail.
+// quiet drops the replays' log, whose debug lines would bury the test's.
 var quiet = log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 func changesPath(s replay.Scenario, run replay.Run) string {
