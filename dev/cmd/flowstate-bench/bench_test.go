@@ -42,6 +42,15 @@ func TestBenchReport(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Len(t, rep.Rows, len(DefaultRows))
+	// A flow without hooks records no plan: it costs raw + 2 events (the search attribute upsert
+	// and the state history memo), whatever deploys change later (issue 9). Checked before the
+	// other rows, on its own.
+	events := map[string]float64{}
+	for _, r := range rep.Rows {
+		events[r.Key] = r.EventsPerFlow
+	}
+	t.Logf("history events per flow: raw %.1f, flowstate without hooks %.1f", events[rowRaw], events[rowFlowstate])
+	require.LessOrEqual(t, events[rowFlowstate], events[rowRaw]+2, "flowstate without hooks: events per flow over raw + 2")
 	byKey := map[string]Row{}
 	for _, r := range rep.Rows {
 		byKey[r.Key] = r
