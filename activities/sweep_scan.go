@@ -18,6 +18,14 @@ import (
 	"github.com/flowstate/flowstate/workflows"
 )
 
+// recentWindow is how far back the frequent reconciliation passes look (at least); the passes
+// over the whole look-back period come every fullReconcileEvery (at least), so that their cost,
+// which grows with the dead runs the namespace keeps, is paid rarely.
+const (
+	recentWindow       = time.Hour
+	fullReconcileEvery = 6 * time.Hour
+)
+
 // scanOverlap is how far back each trailing scan looks before the latest close time it handled,
 // for runs that the visibility store lists a little late; later ones are the reconciliation's.
 // Listing a run twice costs nothing: the scan remembers what it handled.
@@ -68,24 +76,38 @@ func deadRun(e *workflowpb.WorkflowExecutionInfo) workflows.CrashedRun {
 	}
 }
 
-// pass is one round of the sweep: the reconciliation when it is due (then the check of the
-// registered workers, and the end of the old per-queue sweepers) or the reconciliation of what
-// joined the watch, and the trailing scan. It returns how many handlers it started, and the
-// sweep's result when a registered worker is gone (the sweep then ends, for the workflow to
-// forget it). Failures are logged and left for a later pass.
+// pass is one round of the sweep: a reconciliation when one is due (of the whole look-back period
+// or of the last hour; then the check of the registered workers, and the end of the old
+// per-queue sweepers) or of what joined the watch, then the trailing scan. It returns how many
+// handlers it started, and the sweep's result when registered workers are gone (the sweep then
+// ends, for the workflow to forget them). Failures are logged and left for a later pass.
 func (s *scanner) pass(ctx context.Context) (int, *workflows.SweepResult) {
 	found := 0
 	now := s.now()
+	full := !s.state.FullReconcileAt.After(now)
 	switch {
-	case !s.state.ReconcileAt.After(now):
-		n, err := s.reconcile(ctx, s.watch)
+	case full || !s.state.ReconcileAt.After(now):
+		window := max(recentWindow, 2*s.opts.ReconcileInterval)
+		if full {
+			window = 0
+		}
+		n, err := s.reconcile(ctx, s.watch, window)
 		found += n
-		if err != nil {
+		retry := now.Add(min(time.Minute, s.opts.ReconcileInterval))
+		switch {
+		case err != nil:
 			s.log.Warn("flowstate: the crash sweeper's reconciliation failed; trying again in a minute", "error", err)
-			s.state.ReconcileAt = now.Add(min(time.Minute, s.opts.ReconcileInterval))
-		} else {
+			if full {
+				s.state.FullReconcileAt = retry
+			} else {
+				s.state.ReconcileAt = retry
+			}
+		case full:
+			s.state.FullReconcileAt = now.Add(max(fullReconcileEvery, s.opts.ReconcileInterval))
 			s.state.ReconcileAt = now.Add(s.opts.ReconcileInterval)
 			s.state.Reconcile = nil
+		default:
+			s.state.ReconcileAt = now.Add(s.opts.ReconcileInterval)
 		}
 		if err := s.endLegacySweepers(ctx); err != nil {
 			s.log.Warn("flowstate: listing old per-queue sweepers failed", "error", err)
@@ -98,7 +120,7 @@ func (s *scanner) pass(ctx context.Context) (int, *workflows.SweepResult) {
 			return found, &workflows.SweepResult{State: s.state, Gone: gone, CheckedAt: now}
 		}
 	case len(s.state.Reconcile) > 0:
-		n, err := s.reconcile(ctx, s.state.Reconcile)
+		n, err := s.reconcile(ctx, s.state.Reconcile, 0)
 		found += n
 		if err != nil {
 			s.log.Warn("flowstate: the crash sweeper's reconciliation of new flow types failed; trying again", "error", err)
@@ -181,18 +203,22 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// reconcile compares the watched runs that ended outside their code within the look-back period
-// (the namespace's retention unless Options.Lookback says otherwise) with the crash handlers that
-// exist, and starts the handlers that are missing or did not complete (terminated, timed out,
-// failed or cancelled: Temporal accepts those IDs again). It returns how many it started.
-// Listing the handlers is skipped when no run is dead: an idle namespace costs one query.
-func (s *scanner) reconcile(ctx context.Context, watch []workflows.Watch) (int, error) {
+// reconcile compares the watched runs that ended outside their code within window (0: the
+// look-back period, the namespace's retention unless Options.Lookback says otherwise) with the
+// crash handlers that exist, and starts the handlers that are missing or did not complete
+// (terminated, timed out, failed or cancelled: Temporal accepts those IDs again). It returns how
+// many it started. Listing the handlers is skipped when no run is dead: an idle namespace costs one
+// query.
+func (s *scanner) reconcile(ctx context.Context, watch []workflows.Watch, window time.Duration) (int, error) {
 	if len(watch) == 0 {
 		return 0, nil
 	}
 	lookback, err := s.lookback(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if window > 0 {
+		lookback = min(lookback, window)
 	}
 	from := s.now().Add(-lookback)
 	var dead []workflows.CrashedRun

@@ -265,10 +265,13 @@ func TestSweepHandlesRunsListedLate(t *testing.T) {
 	later := f.crash("late-13m", "X", "q1", timedOut, t0.Add(25*time.Second), 13*time.Minute)
 	runs = append(runs, f.crash("prompt-2", "X", "q1", timedOut, t0.Add(3*time.Minute), time.Second))
 	runs = append(runs, f.crash("prompt-3", "X", "q1", terminated, t0.Add(9*time.Minute), time.Second))
+	hours := f.crash("late-3h", "X", "q1", terminated, t0.Add(40*time.Second), 3*time.Hour)
 
 	s.run(t, 30*time.Minute, time.Second)
-
-	require.Equal(t, []int{1, 1, 1, 1, 1}, f.handled(append(runs, late, later)...), "each run's handler started once")
+	require.Equal(t, []int{1, 1, 1, 1, 1, 0}, f.handled(append(runs, late, later, hours)...), "each run's handler started once")
+	s.run(t, 6*time.Hour, 10*time.Second)
+	require.Equal(t, 1, f.handled(hours)[0], "listed after the last hour's passes: found by the pass over the retention")
+	require.Equal(t, t0.Add(6*time.Hour), s.when[hours.RunID])
 	for _, r := range runs {
 		require.Equal(t, "trailing", s.found[r.RunID], r.WorkflowID)
 		require.Less(t, s.when[r.RunID].Sub(r.CloseTime), 3*time.Second, "%s: found by the trailing scan within its lag and a scan", r.WorkflowID)
@@ -423,7 +426,7 @@ func TestSweepEndsOldSweepersAndNoticesGoneWorkers(t *testing.T) {
 	var gone *workflows.SweepResult
 	for range 30 {
 		f.advance(time.Minute)
-		s.state.ReconcileAt = time.Time{} // a check every minute
+		s.state.ReconcileAt = s.f.clock() // a check every minute
 		if _, res := s.pass(t.Context()); res != nil {
 			gone = res
 			break

@@ -43,12 +43,13 @@ type SweeperOptions struct {
 	// a terminated run then waits before its crash handler starts.
 	// default: 10 seconds
 	IdleInterval time.Duration
-	// ReconcileInterval is the pause between two reconciliation passes, which compare the dead
-	// runs of the look-back period with their crash handlers and start those missing (a run the
-	// visibility store listed late, a handler that was terminated).
+	// ReconcileInterval is the pause between two reconciliation passes over the last hour, which
+	// compare the dead runs with their crash handlers and start those missing (a run the
+	// visibility store listed late, a handler that was terminated). A pass over the whole
+	// look-back period comes every 6 hours, when the sweeper starts, and for new flow types.
 	// default: 10 minutes
 	ReconcileInterval time.Duration
-	// Lookback is how far back a reconciliation pass looks.
+	// Lookback is how far back the passes over the whole period look.
 	// default: the namespace's retention period
 	Lookback time.Duration
 	// Group gives the workers that name it a sweeper of their own, apart from the namespace's:

@@ -27,17 +27,19 @@ import (
 //     It forgets a worker that stopped polling its queue (SweeperForgetAfter).
 //   - One long activity (SweepActivity) scans: a trailing cursor over close times finds runs within
 //     about a second of their end (every Interval for a minute after a start or a crash, every
-//     IdleInterval otherwise), and a reconciliation pass every ReconcileInterval compares the dead
-//     runs of the whole retention period with the crash handlers that exist, so that a run the
-//     visibility store lists late, a run that crashed while no sweeper ran, and a flow type that
-//     joined the watch later are handled too. Its position is its heartbeat: a worker that takes
-//     the activity over resumes where a dead one stopped.
+//     IdleInterval otherwise), and reconciliation passes compare dead runs with the crash handlers
+//     that exist: those of the last hour every ReconcileInterval, those of the whole retention
+//     period at start, every 6 hours, and for a flow type that joins the watch. So a run the
+//     visibility store lists late (within the hour, or within 6 hours when later), a run that
+//     crashed while no sweeper ran, and a run of a flow type registered later are handled too.
+//     Its position is its heartbeat: a worker that takes the activity over resumes where a dead
+//     one stopped.
 //   - A crash handler's workflow ID is derived from the dead run (CrashHandlerID) and Temporal
 //     accepts it once: however many times a run is seen, its hooks are started once. A handler that
 //     did not complete (terminated, say) is started again by the next reconciliation.
 //
 // The sweeper restarts its activity when the watch grows (a new queue or flow type), continues as
-// new every 12 hours, and ends (timed out) a day after the last worker of its namespace went away.
+// new every 12 hours, and ends (timed out) within a day after the last worker of its namespace went away.
 
 // Names of the sweeper's workflow, activity and signal types.
 const (
@@ -89,9 +91,10 @@ type SweepOptions struct {
 	Interval time.Duration `json:"interval"`
 	// IdleInterval is the pause between two scans otherwise.
 	IdleInterval time.Duration `json:"idle_interval"`
-	// ReconcileInterval is the pause between two reconciliation passes.
+	// ReconcileInterval is the pause between two reconciliation passes over the last hour.
 	ReconcileInterval time.Duration `json:"reconcile_interval"`
-	// Lookback is how far back a reconciliation pass looks; zero means the namespace's retention.
+	// Lookback is how far back the reconciliation passes over the whole period look; zero means
+	// the namespace's retention.
 	Lookback time.Duration `json:"lookback,omitempty"`
 }
 
@@ -122,8 +125,11 @@ type Watch struct {
 type SweepState struct {
 	// Cursor is the latest close time the trailing scan handled; zero before the first scan.
 	Cursor time.Time `json:"cursor,omitzero"`
-	// ReconcileAt is when the next full reconciliation pass is due; zero means at once.
+	// ReconcileAt is when the next reconciliation of the last hour is due.
 	ReconcileAt time.Time `json:"reconcile_at,omitzero"`
+	// FullReconcileAt is when the next reconciliation of the whole look-back period is due; zero
+	// means at once.
+	FullReconcileAt time.Time `json:"full_reconcile_at,omitzero"`
 	// Reconcile are runs that joined the watch since the last pass, reconciled at once.
 	Reconcile []Watch `json:"reconcile,omitempty"`
 }
