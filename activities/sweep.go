@@ -13,7 +13,8 @@ import (
 
 // Sweeper holds the activities of the crash sweeper (see the workflows package): the scan of the
 // visibility store for flow runs that were terminated or timed out on the server (what such a run
-// left is CrashReader's), and the scan of v0.2's per-queue sweeper, which ends it.
+// left is CrashReader's), and the scan activity of v0.2's per-queue sweeper, which ends that
+// sweeper.
 type Sweeper struct {
 	c     client.Client
 	ended func()
@@ -30,8 +31,9 @@ func NewSweeper(c client.Client, ended func()) *Sweeper {
 const hotFor = time.Minute
 
 // Sweep scans for dead flow runs until its context ends, starting a crash handler for each: a
-// trailing scan every Interval (IdleInterval once nothing crashed for a minute), a reconciliation
-// pass every ReconcileInterval, and at once for what joined the watch. Its position is its
+// trailing scan every Interval (IdleInterval once nothing crashed for a minute), reconciliation
+// passes over the last hour every ReconcileInterval and over the whole look-back period at start
+// and every 6 hours, and one at once for what joined the watch (scanner.pass). Its position is its
 // heartbeat, so a retry after its worker died resumes where it stopped. It returns when a
 // registered worker is gone (the workflow then forgets it), and with a cancellation error carrying
 // its position when the workflow cancels it.
