@@ -80,8 +80,10 @@ func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) (workflows
 	for {
 		select {
 		case <-stopping:
-			// Hand the scan over at once rather than after the heartbeat timeout.
-			return workflows.SweepResult{}, temporal.NewApplicationError("flowstate: the worker stops", "flowstate.WorkerStopping", sc.state)
+			// Hand the scan over at once rather than after the heartbeat timeout: a retryable error,
+			// benign (the SDK logs it at debug level).
+			return workflows.SweepResult{}, temporal.NewApplicationErrorWithOptions("flowstate: the worker stops; another takes the scan over",
+				"flowstate.WorkerStopping", temporal.ApplicationErrorOptions{Details: []any{sc.state}, Category: temporal.ApplicationErrorCategoryBenign})
 		case <-ctx.Done():
 			if s.ended != nil {
 				s.ended()
