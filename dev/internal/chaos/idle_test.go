@@ -57,9 +57,9 @@ var idleFlow = adapter.NewFlow("idle-flow", func(ctx workflow.Context, _ struct{
 
 // TestIdleCost counts the RPCs that flowstate workers make while nothing runs and nothing
 // crashes, with 1 and with 50 task queues (one worker each, in their own namespace of a server of
-// their own), and prints them per minute.
+// their own), and prints them per minute. It does not run in parallel with the other tests: the
+// start of 51 workers and a second server would slow the scenarios whose timing is tight.
 func TestIdleCost(t *testing.T) {
-	t.Parallel()
 	window := defaultIdleWindow
 	if v := os.Getenv(IdleWindowEnv); v != "" {
 		d, err := time.ParseDuration(v)
