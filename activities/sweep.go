@@ -27,6 +27,13 @@ func NewSweeper(c client.Client, ended func()) *Sweeper {
 	return &Sweeper{c: c, ended: ended}
 }
 
+// errWorkerStops ends a sweep whose worker stops, so that another worker takes the scan over at
+// once rather than after the heartbeat timeout, from the position of its last heartbeat. It is
+// retryable and benign (the SDK logs it at debug level), and carries no details: the SDK could not
+// encode them any more (the worker's context is cancelled as it stops).
+var errWorkerStops = temporal.NewApplicationErrorWithOptions("flowstate: the worker stops; another takes the scan over",
+	"flowstate.WorkerStopping", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+
 // hotFor is how long the sweep scans at its short interval after it starts or finds a dead run.
 const hotFor = time.Minute
 
@@ -80,11 +87,13 @@ func (s *Sweeper) Sweep(ctx context.Context, in workflows.SweepInput) (workflows
 	for {
 		select {
 		case <-stopping:
-			// Hand the scan over at once rather than after the heartbeat timeout: a retryable error,
-			// benign (the SDK logs it at debug level).
-			return workflows.SweepResult{}, temporal.NewApplicationErrorWithOptions("flowstate: the worker stops; another takes the scan over",
-				"flowstate.WorkerStopping", temporal.ApplicationErrorOptions{Details: []any{sc.state}, Category: temporal.ApplicationErrorCategoryBenign})
+			return workflows.SweepResult{}, errWorkerStops
 		case <-ctx.Done():
+			select {
+			case <-stopping:
+				return workflows.SweepResult{}, errWorkerStops
+			default:
+			}
 			if s.ended != nil {
 				s.ended()
 			}
