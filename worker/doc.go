@@ -13,6 +13,10 @@
 // bad options). Plain Temporal workflows and activities registered with Worker.Registry get
 // hooks by type name through Options.Workflows and Options.Activities.
 //
+// A worker with flows also runs its part of the namespace's crash sweeper (SweeperOptions), which
+// runs the on_crashed hooks of flow runs terminated or timed out on the server: a second Temporal
+// worker on the sweeper's task queue, and the registration of its task queue and flow types.
+//
 // Connection settings come from the SDK's envconfig (the variables and config file the temporal
 // CLI reads), so one worker binary runs against the dev server, a self-hosted cluster or Temporal
 // Cloud.

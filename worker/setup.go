@@ -39,10 +39,10 @@ type Setup struct {
 	// Secrets resolves the named secrets hooks ask for.
 	Secrets hooks.SecretResolver
 
-	flows      []adapter.AnyFlow
-	tasks      []adapter.AnyTask
-	wf         *workflows.Interceptor
-	crashFlows []string
+	flows     []adapter.AnyFlow
+	tasks     []adapter.AnyTask
+	wf        *workflows.Interceptor
+	flowTypes []string
 }
 
 // NewSetup validates the definitions in opts and builds the hook registry and interceptors.
@@ -68,9 +68,7 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		}
 		o := f.Options()
 		flowSpecs[f.Name()] = workflows.FlowSpec{Options: o, ValidateInput: f.ValidateInput}
-		if len(o.OnCrashed) > 0 {
-			s.crashFlows = append(s.crashFlows, f.Name())
-		}
+		s.flowTypes = append(s.flowTypes, f.Name())
 		errs = append(errs, registerFlowHooks(s.Hooks, o))
 	}
 	for name, o := range opts.Workflows {
@@ -83,9 +81,7 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 			continue
 		}
 		flowSpecs[name] = workflows.FlowSpec{Options: o, Plain: true}
-		if len(o.OnCrashed) > 0 {
-			s.crashFlows = append(s.crashFlows, name)
-		}
+		s.flowTypes = append(s.flowTypes, name)
 		errs = append(errs, registerFlowHooks(s.Hooks, o))
 	}
 	for _, t := range opts.Tasks {
@@ -124,7 +120,7 @@ func NewSetup(opts Options, searchAttributes bool) (*Setup, error) {
 		return nil, err
 	}
 
-	sort.Strings(s.crashFlows)
+	sort.Strings(s.flowTypes)
 	s.wf = workflows.NewInterceptor(workflows.Options{
 		Flows:            flowSpecs,
 		Tasks:            plainTasks,
@@ -172,9 +168,6 @@ func (s *Setup) Register(r Registrar, hookRunner func(ctx context.Context, inv h
 	}
 	r.RegisterActivityWithOptions(hookRunner, activity.RegisterOptions{Name: activities.HookActivity})
 	r.RegisterWorkflowWithOptions(s.wf.CrashHandler, workflow.RegisterOptions{Name: workflows.CrashHandlerWorkflow})
-	if len(s.crashFlows) > 0 {
-		r.RegisterWorkflowWithOptions(s.wf.Sweeper, workflow.RegisterOptions{Name: workflows.SweeperWorkflow})
-	}
 }
 
 // planFor gives the crash handler of a run that never ran a workflow task the plan the worker's
@@ -183,6 +176,7 @@ func (s *Setup) planFor(flowType string, stateAtStart bool) ([]byte, bool) {
 	return s.wf.PlanFor(flowType, stateAtStart)
 }
 
-// CrashFlows returns the workflow types whose on_crashed hooks the crash sweeper runs when a run
-// is terminated or times out on the server, sorted.
-func (s *Setup) CrashFlows() []string { return append([]string(nil), s.crashFlows...) }
+// FlowTypes returns the workflow types run as flows (flows and plain workflows with hooks),
+// sorted: the crash sweeper starts a crash handler for each of their runs that is terminated or
+// times out on the server.
+func (s *Setup) FlowTypes() []string { return append([]string(nil), s.flowTypes...) }

@@ -69,8 +69,7 @@ type Options struct {
 	// Worker are the options of the Temporal worker; flowstate appends its interceptors.
 	Worker sdkworker.Options
 	// Sweeper configures the crash sweeper, which runs the on_crashed hooks of flow runs that were
-	// terminated or timed out on the server (see the workflows package). It runs when a flow has
-	// on_crashed hooks.
+	// terminated or timed out on the server (see SweeperOptions). Workers with flows run it.
 	Sweeper SweeperOptions
 	// LegacyRuns replays runs that flowstate v0.1 started, which recorded no hook plan: such runs
 	// follow this worker's definitions, as they did under v0.1, and new runs record their plan
@@ -97,42 +96,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// SweeperOptions configure the crash sweeper. The zero value means the defaults.
-//
-// The sweeper is one workflow per task queue (workflows.SweeperWorkflowID), started by the first
-// worker of the queue with that worker's options: the options of later workers do not change a
-// sweeper that runs. Every worker starts the sweeper again, within 10 seconds, when it stopped (an
-// operator terminated it with the queue's flows, say); a sweeper started again looks back
-// Lookback, and runs the hooks of no run whose crash handler completed before.
-type SweeperOptions struct {
-	// Disabled turns the sweeper off: on_crashed hooks then run only for crashes the run sees
-	// itself (panics, tasks whose worker died).
-	Disabled bool
-	// Interval is the pause between two scans of the visibility store.
-	// default: 1 second
-	Interval time.Duration
-	// Lookback is how far back the sweeper looks the first time it starts on a task queue.
-	// default: 24 hours
-	Lookback time.Duration
-}
-
 // Worker is a Temporal worker running flows, tasks and hooks.
 type Worker struct {
 	sdkworker.Worker
-	setup   *Setup
-	queue   string
-	c       client.Client
-	sweeper SweeperOptions
-	logger  *slog.Logger
+	setup *Setup
+	queue string
+	c     client.Client
 
-	// stopKeeper stops the goroutine that keeps the sweeper running; nil without a sweeper.
-	stopKeeper func()
+	// sweeper is the worker's part of the crash sweeper; nil without one.
+	sweeper *sweeper
 }
-
-// sweeperCheckInterval is how often a worker makes sure the sweeper of its task queue runs: an
-// operator may terminate it with the flows (`temporal workflow terminate --query
-// "TaskQueue='…'"`).
-const sweeperCheckInterval = 10 * time.Second
 
 // New builds a worker for taskQueue. It registers the flows, the tasks and the hook runner, and
 // installs flowstate's interceptors. Every problem with the definitions is reported at once. It
@@ -165,97 +138,35 @@ func New(c client.Client, taskQueue string, opts Options) (*Worker, error) {
 	w := sdkworker.New(c, taskQueue, wopts)
 	setup.Register(w, nil)
 	w.RegisterActivityWithOptions(activities.NewCrashReader(c, setup.planFor).CrashInfo, activity.RegisterOptions{Name: workflows.CrashInfoActivity})
-	if crash := setup.CrashFlows(); len(crash) > 0 && !opts.Sweeper.Disabled {
-		sw := activities.NewSweeper(c, crash)
-		w.RegisterActivityWithOptions(sw.Sweep, activity.RegisterOptions{Name: workflows.SweepActivity})
+	if len(setup.FlowTypes()) > 0 {
+		registerLegacySweeper(w)
 	}
-	return &Worker{Worker: w, setup: setup, queue: taskQueue, c: c, sweeper: opts.Sweeper, logger: logger}, nil
+	return &Worker{Worker: w, setup: setup, queue: taskQueue, c: c, sweeper: newSweeper(c, taskQueue, setup.FlowTypes(), opts, logger)}, nil
 }
 
-// Start starts the worker without blocking, and the crash sweeper of its task queue when a flow
-// has on_crashed hooks. While the worker runs, it starts the sweeper again if it stopped.
+// Start starts the worker without blocking, and its part of the crash sweeper: it registers its
+// flow types with the namespace's sweeper, starting the sweeper if it does not run.
 func (w *Worker) Start() error {
 	if err := w.Worker.Start(); err != nil {
 		return err
 	}
-	if len(w.setup.CrashFlows()) == 0 || w.sweeper.Disabled {
+	if w.sweeper == nil {
 		return nil
 	}
-	runID, err := w.startSweeper(context.Background())
-	if err != nil {
+	if err := w.sweeper.start(); err != nil {
 		w.Worker.Stop()
 		return err
 	}
-	w.keepSweeper(runID)
 	return nil
 }
 
-// Stop stops the worker, and its watch over the crash sweeper (the sweeper itself goes on, on
-// the task queue's other workers).
+// Stop stops the worker, and its part of the crash sweeper (the sweeper itself goes on, on the
+// namespace's other workers).
 func (w *Worker) Stop() {
-	if w.stopKeeper != nil {
-		w.stopKeeper()
-		w.stopKeeper = nil
+	if w.sweeper != nil {
+		w.sweeper.stop()
 	}
 	w.Worker.Stop()
-}
-
-// keepSweeper starts the sweeper again, every sweeperCheckInterval, when it is no longer running.
-func (w *Worker) keepSweeper(runID string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(sweeperCheckInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			id, err := w.startSweeper(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				w.logger.Warn("flowstate: checking the crash sweeper failed; trying again", "task_queue", w.queue, "error", err)
-			case id != runID:
-				w.logger.Warn("flowstate: the crash sweeper had stopped (terminated?); started it again",
-					"task_queue", w.queue, "workflow_id", workflows.SweeperWorkflowID(w.queue), "run_id", id)
-				runID = id
-			}
-		}
-	}()
-	w.stopKeeper = func() {
-		cancel()
-		<-stopped
-	}
-}
-
-// startSweeper makes sure the task queue's sweeper workflow runs, one per task queue however
-// many workers serve it, and returns its run ID.
-func (w *Worker) startSweeper(ctx context.Context) (string, error) {
-	interval, lookback := w.sweeper.Interval, w.sweeper.Lookback
-	if interval <= 0 {
-		interval = time.Second
-	}
-	if lookback <= 0 {
-		lookback = 24 * time.Hour
-	}
-	ctx, cancel := context.WithTimeout(ctx, defaultRPCTimeout)
-	defer cancel()
-	run, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.SweeperWorkflowID(w.queue),
-		TaskQueue:                w.queue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            "flowstate: runs on_crashed hooks of terminated and timed-out flow runs",
-	}, workflows.SweeperWorkflow, workflows.SweepInput{TaskQueue: w.queue, Since: time.Now().Add(-lookback), Interval: interval})
-	if err != nil {
-		return "", fmt.Errorf("flowstate: starting the crash sweeper of task queue %s: %w", w.queue, err)
-	}
-	return run.GetRunID(), nil
 }
 
 // Hooks returns the hooks the worker can run.

@@ -16,56 +16,30 @@ import (
 )
 
 // When a flow's workflow is terminated or times out on the server, no workflow code of that run
-// runs again, so its on_crashed hooks cannot be run from it. The sweeper does it from outside:
-//
-//   - one sweeper workflow per task queue (SweeperWorkflowID), started by the worker, runs one
-//     long activity that scans the visibility store for closed runs of the queue's flows with
-//     status Terminated or TimedOut, keeping its position in its heartbeat so that a new worker
-//     resumes where a dead one stopped;
-//   - for each such run it starts a crash-handler workflow whose ID is derived from the dead run
-//     (CrashHandlerID), which Temporal accepts once: the hooks of one dead run are started once,
-//     however many times the run is seen;
-//   - the crash handler reads what the dead run left (its input, memo data and, through a query,
-//     its state history), enters Crashed and runs the flow's on_crashed hooks as activities, with
-//     the same idempotency keys the run itself would have used, and keeps the outcome in its memo.
+// runs again, so its on_crashed hooks cannot be run from it. The sweeper (sweeper.go) finds such
+// runs and starts, for each, a crash-handler workflow whose ID is derived from the dead run
+// (CrashHandlerID), which Temporal accepts once: the hooks of one dead run are started once,
+// however many times the run is seen. The crash handler reads what the dead run left (its plan,
+// input, data and state history, through a query), enters Crashed and runs the on_crashed hooks of
+// the run's plan as activities, with the same idempotency keys the run itself would have used, and
+// keeps the outcome in its memo.
 //
 // Not every run the server closes crashed: a run that `temporal workflow reset` terminated goes on
 // in the new run, and a run that timed out while the workflow's retry policy starts another is not
 // final. Their crash handlers end without running hooks (CrashInfo.Skip).
 //
-// The sweep activity heartbeats every third of SweepHeartbeatTimeout, whatever the scan interval,
-// and is retried a second after it stops, so that a sweeper whose worker died resumes on another
-// worker within seconds. The crash handler's ID may be used again when its previous run did not
-// complete (it was terminated, say), so that a later scan finishes what it started; its hooks
-// then run again with the same idempotency keys.
+// The crash handler's ID may be used again when its previous run did not complete (it was
+// terminated, say), so that a later scan finishes what it started; its hooks then run again with
+// the same idempotency keys.
 
-// Names of the sweeper's workflow and activity types.
+// Names of the crash handler's workflow and activity types.
 const (
-	SweeperWorkflow      = "flowstate.sweeper"
 	CrashHandlerWorkflow = "flowstate.crashed"
-	SweepActivity        = "flowstate.sweep"
 	CrashInfoActivity    = "flowstate.crash-info"
 )
 
-// SweepHeartbeatTimeout is the heartbeat timeout of the sweep activity: how long a sweeper whose
-// worker died waits before it resumes on another worker.
-const SweepHeartbeatTimeout = 5 * time.Second
-
-// SweeperWorkflowID returns the workflow ID of the sweeper of a task queue.
-func SweeperWorkflowID(taskQueue string) string { return "flowstate-sweeper/" + taskQueue }
-
 // CrashHandlerID returns the workflow ID of the crash handler of one dead flow run.
 func CrashHandlerID(workflowID, runID string) string { return names.CrashHandlerID(workflowID, runID) }
-
-// SweepInput configures the sweeper's scan.
-type SweepInput struct {
-	// TaskQueue is the queue whose flows are watched.
-	TaskQueue string `json:"task_queue"`
-	// Since is where the scan starts: runs closed before it are not looked at.
-	Since time.Time `json:"since"`
-	// Interval is the pause between two scans.
-	Interval time.Duration `json:"interval"`
-}
 
 // CrashedRun identifies a flow run that ended outside its own code.
 type CrashedRun struct {
@@ -124,20 +98,6 @@ func (i *Interceptor) PlanFor(flowType string, stateAtStart bool) (json.RawMessa
 	}
 	raw, err := json.Marshal(i.pl.flowPlan(spec.Options, !stateAtStart, false))
 	return raw, err == nil
-}
-
-// Sweeper returns the sweeper workflow: it runs the sweep activity until it is cancelled. The
-// activity heartbeats its position and is retried without limit, so the scan outlives workers.
-func (i *Interceptor) Sweeper(ctx workflow.Context, in SweepInput) error {
-	// The activity only stops when its worker does (or its heartbeat fails): retry it at once,
-	// without backing off, however often that happened before.
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
-		HeartbeatTimeout:    SweepHeartbeatTimeout,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumInterval: time.Second},
-		Summary:             "scan for terminated and timed-out flow runs",
-	})
-	return workflow.ExecuteActivity(ctx, SweepActivity, in).Get(ctx, nil)
 }
 
 // CrashHandler returns the crash-handler workflow for one dead run: it enters Crashed and runs the

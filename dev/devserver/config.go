@@ -64,6 +64,10 @@ var devDynamicConfig = map[dynamicconfig.Key]any{
 	// workflow task of a lone flow wait (a production server with many shards rarely does). A
 	// flow of many sequential tasks runs about ten times faster.
 	dynamicconfig.TransferProcessorMaxPollRPS.Key(): 1000,
+	// Batch operations (`temporal workflow terminate --query …`) at once: the server's default is
+	// one per namespace, and a second fails with "Max concurrent batch operation is reached"
+	// while the first runs, which a laptop's tests and scripts run into.
+	dynamicconfig.FrontendMaxConcurrentBatchOperationPerNamespace.Key(): 64,
 }
 
 // ports are the gRPC ports of the four services.

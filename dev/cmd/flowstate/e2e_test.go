@@ -253,7 +253,7 @@ func TestDevNoExamples(t *testing.T) {
 	require.Error(t, err, "the flow fails on purpose")
 	require.Equal(t, 3, strings.Count(out, "hook on_running record-start-time: completed"), out)
 	require.Contains(t, out, "flowstate run: flow run no-examples-run ended Failed: attempt 3 failed")
-	require.Contains(t, d.temporal(t, "workflow", "list"), "flowstate-sweeper", "the worker started the sweeper")
+	require.Contains(t, d.temporal(t, "workflow", "list"), "flowstate-crash-sweeper", "the worker started the namespace's crash sweeper")
 
 	require.NoError(t, w.Process.Signal(syscall.SIGINT))
 	select {

@@ -43,6 +43,7 @@ type env struct {
 	t       *testing.T
 	c       client.Client
 	queue   string
+	group   string        // the crash sweeper's group: each env has a sweeper of its own
 	dir     string        // effects, attempts log, markers
 	jobs    string        // FLOWSTATE_EXAMPLES_DIR of the workers
 	sweep   time.Duration // the crash sweeper's interval in the workers
@@ -64,6 +65,7 @@ func newEnv(t *testing.T) *env {
 		jobs:  t.TempDir(),
 		sweep: sweepInterval,
 	}
+	e.group = e.queue
 	t.Cleanup(func() {
 		// Leftover workers die first; their logs are shown when the test failed.
 		for _, p := range e.workers {
@@ -91,14 +93,23 @@ type proc struct {
 // workflow and activity tasks.
 func (e *env) startWorker() *proc {
 	e.t.Helper()
+	return e.startWorkerOn(e.queue)
+}
+
+// startWorkerOn starts a chaos worker process for queue, with more environment, and waits until
+// it polls for workflow and activity tasks.
+func (e *env) startWorkerOn(queue string, env ...string) *proc {
+	e.t.Helper()
 	cmd := exec.Command(workerBin)
 	cmd.Env = append(os.Environ(),
 		"TEMPORAL_ADDRESS="+server.HostPort(), "TEMPORAL_NAMESPACE="+server.Namespace(),
 		"TEMPORAL_PROFILE=", "TEMPORAL_API_KEY=", "TEMPORAL_TLS=",
-		chaosflows.EnvQueue+"="+e.queue, chaosflows.EnvDir+"="+e.dir,
+		chaosflows.EnvQueue+"="+queue, chaosflows.EnvDir+"="+e.dir,
 		chaosflows.EnvSweepInterval+"="+e.sweep.String(),
+		chaosflows.EnvSweeperGroup+"="+e.group,
 		"FLOWSTATE_EXAMPLES_DIR="+e.jobs)
 	cmd.Env = append(cmd.Env, e.env...)
+	cmd.Env = append(cmd.Env, env...)
 	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	require.NoError(e.t, cmd.Start())
@@ -116,7 +127,7 @@ func (e *env) startWorker() *proc {
 		default:
 		}
 		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
-			resp, err := e.c.DescribeTaskQueue(e.t.Context(), e.queue, typ)
+			resp, err := e.c.DescribeTaskQueue(e.t.Context(), queue, typ)
 			if err != nil {
 				return false, nil
 			}

@@ -136,6 +136,7 @@ func order(scenario string) string {
 func printTable(w *os.File) {
 	rowsMu.Lock()
 	defer rowsMu.Unlock()
+	defer printIdle(w)
 	defer printSoak(w)
 	if len(rows) == 0 {
 		return

@@ -30,6 +30,12 @@ const (
 	// EnvExitDelay is how long the process lives on after its worker stopped (SIGTERM), as a Go
 	// duration.
 	EnvExitDelay = "FLOWSTATE_CHAOS_EXIT_DELAY"
+	// EnvSweeperGroup is the crash sweeper's group (worker.SweeperOptions.Group): each test has
+	// a sweeper of its own.
+	EnvSweeperGroup = "FLOWSTATE_CHAOS_SWEEPER_GROUP"
+	// EnvFlows, when set, names the flows the worker runs, comma-separated (a worker of an older
+	// version, which lacks some); default: all of Flows.
+	EnvFlows = "FLOWSTATE_CHAOS_FLOWS"
 )
 
 // Identity returns the Temporal client identity of the chaos worker process with the given pid.

@@ -1,8 +1,8 @@
 // Command chaosworker is the flowstate worker the chaos tests start as a separate process and
 // kill with SIGKILL. It serves the task queue $FLOWSTATE_CHAOS_QUEUE of the Temporal server at
 // $TEMPORAL_ADDRESS with the flows of package chaosflows, whose tasks and hooks write markers and
-// effects into $FLOWSTATE_CHAOS_DIR. Its client identity is "chaosworker-<pid>", so the tests see
-// when it polls.
+// effects into $FLOWSTATE_CHAOS_DIR. Its identity is "chaosworker-<pid>", on its own task queue and
+// on the crash sweeper's, so the tests see when it polls and where the sweeper runs.
 package main
 
 import (
@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
 	"github.com/flowstate/flowstate/worker"
 )
@@ -54,10 +58,16 @@ func run() error {
 	}
 	defer c.Close()
 
+	flows := chaosflows.Flows()
+	if v := os.Getenv(chaosflows.EnvFlows); v != "" {
+		want := strings.Split(v, ",")
+		flows = slices.DeleteFunc(flows, func(f adapter.AnyFlow) bool { return !slices.Contains(want, f.Name()) })
+	}
 	w, err := worker.New(c, queue, worker.Options{
-		Flows:   chaosflows.Flows(),
+		Flows:   flows,
 		Tasks:   chaosflows.Tasks(),
-		Sweeper: worker.SweeperOptions{Interval: interval},
+		Sweeper: worker.SweeperOptions{Interval: interval, Group: os.Getenv(chaosflows.EnvSweeperGroup)},
+		Worker:  sdkworker.Options{Identity: opts.Identity},
 		Logger:  logger,
 	})
 	if err != nil {
