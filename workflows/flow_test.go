@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -176,6 +177,47 @@ func TestFlowTimeoutEndsTimedOut(t *testing.T) {
 	require.Equal(t, []string{"Scheduled", "Running", "AwaitingRetry", "Retrying", "TimedOut"}, flowNames(h))
 	require.Equal(t, hooks.Failed, h.State.Type)
 	require.Equal(t, []string{"on-fail on_failure TimedOut"}, j.Lines())
+}
+
+// SPEC §4: a run started with a server-side execution timeout ends itself DeadlineGrace before
+// it — Failed named TimedOut, on_failure run in the workflow, no on_crashed — even with retries
+// left, as the server would not retry it past its execution timeout.
+func TestServerDeadlineEndsTheRunItself(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		ended time.Duration // the workflow time at which the run ends
+	}{
+		{"default grace", 0, 9 * time.Minute},
+		{"grace of 30s", 30 * time.Second, 9*time.Minute + 30*time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &journal{}
+			var ended time.Time
+			f := adapter.NewFlow("deadline-flow", func(ctx workflow.Context, _ empty) (empty, error) {
+				err := workflow.Sleep(ctx, time.Hour)
+				ended = workflow.Now(ctx)
+				return empty{}, err
+			}, adapter.FlowOptions{
+				Retries:       2,
+				DeadlineGrace: tc.grace,
+				OnFailure:     []hooks.FlowHook{j.flowHook("on-fail", nil)},
+				OnCrashed:     []hooks.FlowHook{j.flowHook("on-crash", nil)},
+			})
+			env := newEnv(t, worker.Options{Flows: flows(f)})
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{WorkflowExecutionTimeout: 10 * time.Minute})
+			start := env.Now()
+			env.ExecuteFlow(f, nil)
+			requireCompleted(t, env)
+			require.Error(t, env.GetWorkflowError())
+			h := env.History()
+			require.Equal(t, []string{"Scheduled", "Running", "TimedOut"}, flowNames(h), h.Timeline())
+			require.Equal(t, hooks.Failed, h.State.Type)
+			require.Equal(t, "ended itself before its 10m0s server-side timeout", h.State.Message)
+			require.Equal(t, []string{"on-fail on_failure TimedOut"}, j.Lines())
+			require.Equal(t, tc.ended, ended.Sub(start).Round(time.Second), "the body's context ended then")
+		})
+	}
 }
 
 // SPEC §3: flow retry delays — a list whose last value repeats, and exponential backoff — are
