@@ -94,6 +94,8 @@ func NewFlow[I, O any](name string, fn func(ctx workflow.Context, input I) (O, e
 	switch {
 	case name == "":
 		f.err = fmt.Errorf("%w: a flow needs a name", ErrInvalidOptions)
+	case strings.HasPrefix(name, names.Reserved):
+		f.err = fmt.Errorf("%w: flow %q: names starting with %q are flowstate's own", ErrInvalidOptions, name, names.Reserved)
 	case fn == nil:
 		f.err = fmt.Errorf("%w: flow %q has no function", ErrInvalidOptions, name)
 	case len(opts) > 1:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,8 @@ func NewTask[I, O any](name string, fn func(ctx context.Context, input I) (O, er
 	switch {
 	case name == "":
 		t.err = fmt.Errorf("%w: a task needs a name", ErrInvalidOptions)
+	case strings.HasPrefix(name, names.Reserved):
+		t.err = fmt.Errorf("%w: task %q: names starting with %q are flowstate's own", ErrInvalidOptions, name, names.Reserved)
 	case fn == nil:
 		t.err = fmt.Errorf("%w: task %q has no function", ErrInvalidOptions, name)
 	case len(opts) > 1:

@@ -64,6 +64,10 @@ func TestWorkerRefusesBadDefinitions(t *testing.T) {
 		{"unnamed hook", worker.Options{Flows: flows(noopFlow("f", adapter.FlowOptions{OnFailure: []hooks.FlowHook{hooks.NewFlowHook("", noop)}}))},
 			adapter.ErrInvalidOptions, "a hook needs a name"},
 		{"unnamed flow", worker.Options{Flows: flows(noopFlow(""))}, adapter.ErrInvalidOptions, "a flow needs a name"},
+		{"flow named like flowstate's own", worker.Options{Flows: flows(noopFlow("flowstate.sweeper"))}, adapter.ErrInvalidOptions,
+			`flow "flowstate.sweeper": names starting with "flowstate." are flowstate's own`},
+		{"task named like flowstate's own", worker.Options{Tasks: tasks(noopTask("flowstate.hook"))}, adapter.ErrInvalidOptions,
+			`task "flowstate.hook": names starting with "flowstate." are flowstate's own`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,11 @@ import (
 	"encoding/hex"
 )
 
+// Reserved prefixes the names of flowstate's own workflow and activity types, queries, signals
+// and memo fields: flows and tasks may not take names that start with it, so that users can hide
+// flowstate's workflows with WorkflowType NOT STARTS_WITH 'flowstate.'.
+const Reserved = "flowstate."
+
 const (
 	// Query is the query type that returns a flow run's state history.
 	Query = "flowstate.states"
