@@ -36,7 +36,8 @@ type FlowOptions struct {
 	// or run timeout, when it was started with one) the run ends itself: Failed named TimedOut,
 	// with its on_failure hooks run by its own code, rather than killed by the server (after which
 	// only the crash sweeper runs its on_crashed hooks). Negative turns this off.
-	// default: a tenth of the timeout, at least 1 second and at most 1 minute
+	// default: a tenth of the timeout, at least 5 seconds (time for the on_failure hooks) but at
+	// most half the timeout, and at most 1 minute
 	DeadlineGrace time.Duration
 	// RunName is a text/template for the run's name, executed with the run's parameters as
 	// .Params (the decoded JSON input), .FlowName, .ID and .RunID. Prefect's flow_run_name.

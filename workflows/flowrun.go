@@ -472,10 +472,11 @@ func (r *flowRun) watchCancel(ctx workflow.Context, cancelBody workflow.CancelFu
 }
 
 // DefaultDeadlineGrace returns how long before a server-side timeout of the given length a flow
-// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least a second
-// and at most a minute.
+// run ends itself when its options set no DeadlineGrace: a tenth of the timeout, at least 5
+// seconds (for the on_failure hooks to run: a first attempt as a local activity may take
+// hooks.AutoLocalTimeout) but no more than half the timeout, and at most a minute.
 func DefaultDeadlineGrace(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Second), time.Minute)
+	return min(max(timeout/10, 5*time.Second), timeout/2, time.Minute)
 }
 
 // serverDeadline returns when the Temporal server would time the run out for good — its

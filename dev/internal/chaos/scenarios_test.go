@@ -166,14 +166,14 @@ var (
 		},
 	}
 	executionTimeout = scenario{
-		name:     "5. 3 s execution timeout (temporal workflow start)",
+		name:     "5. 6 s execution timeout (temporal workflow start)",
 		expected: "the run ends itself TimedOut before the server's deadline: on_failure once, no on_crashed",
 		expect:   map[string]int{flowFailure: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
 			started := time.Now()
 			e.cli("workflow", "start", "--type", chaosflows.FlowName, "--task-queue", e.queue, "--workflow-id", id,
-				"--execution-timeout", "3s", "--input", `{"mode":"sleep"}`)
+				"--execution-timeout", "6s", "--input", `{"mode":"sleep"}`)
 			status, err := e.waitClosed(id)
 			require.Error(t, err)
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status, "the run closes through its own code")

@@ -54,13 +54,13 @@ var (
 		},
 	}
 	runTimeoutRetried = scenario{
-		name:     "11. 2 s run timeout with a workflow retry policy (2 attempts)",
+		name:     "11. 6 s run timeout with a workflow retry policy (2 attempts)",
 		expected: "the first run times out on the server and is retried: no hook; the last run ends itself TimedOut: on_failure once",
 		expect:   map[string]int{flowFailure: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			e.startWorker()
 			_, err := chaosflows.Flow.Start(t.Context(), e.c, client.StartWorkflowOptions{
-				ID: id, TaskQueue: e.queue, WorkflowRunTimeout: 2 * time.Second,
+				ID: id, TaskQueue: e.queue, WorkflowRunTimeout: 6 * time.Second,
 				RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
 			}, chaosflows.Input{Mode: chaosflows.ModeSleep})
 			require.NoError(t, err)
