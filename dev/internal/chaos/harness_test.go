@@ -1,17 +1,12 @@
 package chaos_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +19,7 @@ import (
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
 	"github.com/flowstate/flowstate/dev/internal/temporalcli"
+	"github.com/flowstate/flowstate/dev/internal/workerproc"
 	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/workflows"
 )
@@ -33,7 +29,7 @@ const sweepInterval = 500 * time.Millisecond
 
 // wait bounds every wait for something that a correct system does within seconds; running into
 // it fails the test with what was awaited.
-const wait = 2 * time.Minute
+const wait = workerproc.Wait
 
 var counter atomic.Int64
 
@@ -69,11 +65,11 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() {
 		// Leftover workers die first; their logs are shown when the test failed.
 		for _, p := range e.workers {
-			p.kill()
+			p.Kill()
 		}
 		if t.Failed() {
 			for _, p := range e.workers {
-				t.Logf("log of worker pid %d (%s):\n%s", p.pid, p.state(), tail(p.log.String(), 80))
+				t.Logf("log of worker pid %d (%s):\n%s", p.PID, p.State(), workerproc.Tail(p.Log.String(), 80))
 			}
 		}
 	})
@@ -81,13 +77,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // proc is a chaos worker process.
-type proc struct {
-	cmd  *exec.Cmd
-	pid  int
-	log  *syncBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
-}
+type proc = workerproc.Proc
 
 // startWorker starts a chaos worker process for the env's queue and waits until it polls for
 // workflow and activity tasks.
@@ -100,96 +90,25 @@ func (e *env) startWorker() *proc {
 // it polls for workflow and activity tasks.
 func (e *env) startWorkerOn(queue string, env ...string) *proc {
 	e.t.Helper()
-	cmd := exec.Command(workerBin)
-	cmd.Env = append(os.Environ(),
-		"TEMPORAL_ADDRESS="+server.HostPort(), "TEMPORAL_NAMESPACE="+server.Namespace(),
+	vars := []string{
+		"TEMPORAL_ADDRESS=" + server.HostPort(), "TEMPORAL_NAMESPACE=" + server.Namespace(),
 		"TEMPORAL_PROFILE=", "TEMPORAL_API_KEY=", "TEMPORAL_TLS=",
-		chaosflows.EnvQueue+"="+queue, chaosflows.EnvDir+"="+e.dir,
-		chaosflows.EnvSweepInterval+"="+e.sweep.String(),
-		chaosflows.EnvSweeperGroup+"="+e.group,
-		"FLOWSTATE_EXAMPLES_DIR="+e.jobs)
-	cmd.Env = append(cmd.Env, e.env...)
-	cmd.Env = append(cmd.Env, env...)
-	p := &proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	require.NoError(e.t, cmd.Start())
-	p.pid = cmd.Process.Pid
+		chaosflows.EnvQueue + "=" + queue, chaosflows.EnvDir + "=" + e.dir,
+		chaosflows.EnvSweepInterval + "=" + e.sweep.String(),
+		chaosflows.EnvSweeperGroup + "=" + e.group,
+		"FLOWSTATE_EXAMPLES_DIR=" + e.jobs,
+	}
+	vars = append(append(vars, e.env...), env...)
+	p := workerproc.Start(e.t, workerBin, vars)
 	e.workers = append(e.workers, p)
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	identity := chaosflows.Identity(p.pid)
-	e.until("worker pid "+fmt.Sprint(p.pid)+" polls", func() (bool, error) {
-		select {
-		case <-p.done:
-			return false, fmt.Errorf("worker exited: %v\n%s", p.err, p.log.String())
-		default:
-		}
-		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
-			resp, err := e.c.DescribeTaskQueue(e.t.Context(), queue, typ)
-			if err != nil {
-				return false, nil
-			}
-			found := false
-			for _, poller := range resp.GetPollers() {
-				found = found || poller.GetIdentity() == identity
-			}
-			if !found {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	p.WaitPolls(e.t, e.c, queue, chaosflows.Identity(p.PID))
 	return p
-}
-
-// kill SIGKILLs the process, if it still runs, and reaps it.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// stop sends SIGTERM, as a deploy does, and waits for the process to exit.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-p.done:
-	case <-time.After(wait):
-		require.FailNow(t, "worker did not exit after SIGTERM", "pid %d", p.pid)
-	}
-}
-
-func (p *proc) state() string {
-	select {
-	case <-p.done:
-		return fmt.Sprintf("exited: %v", p.err)
-	default:
-		return "running"
-	}
 }
 
 // until polls cond until it holds, failing the test when cond errs or after wait.
 func (e *env) until(what string, cond func() (bool, error)) {
 	e.t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		ok, err := cond()
-		require.NoError(e.t, err, "waiting for %s", what)
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			require.FailNow(e.t, "gave up waiting", "waiting for %s (%s)", what, wait)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	workerproc.Until(e.t, what, cond)
 }
 
 // workflowID returns a workflow ID of the env's own.
@@ -357,30 +276,4 @@ func lastState(t *testing.T, h hooks.History, run string) hooks.State {
 	states := h.States(run)
 	require.NotEmpty(t, states, "no states for %s in:\n%s", run, h.Timeline())
 	return states[len(states)-1]
-}
-
-// syncBuffer is a bytes.Buffer safe for the writes of a process and the reads of a test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("… %d lines before", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }

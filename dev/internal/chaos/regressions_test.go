@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
+	"github.com/flowstate/flowstate/dev/internal/workerproc"
 	"github.com/flowstate/flowstate/hooks"
 )
 
@@ -26,10 +27,10 @@ func TestLongWorkflowIDGetsOnCrashed(t *testing.T) {
 	w := e.startWorker()
 	long := terminateWithIDs(e, e.workflowID("run"), 960)[1]
 	e.until("the sweeper to deal with the run with the long ID", func() (bool, error) {
-		return len(e.effects(long)[flowCrashed]) > 0 || strings.Contains(w.log.String(), "the server refuses the crash handler"), nil
+		return len(e.effects(long)[flowCrashed]) > 0 || strings.Contains(w.Log.String(), "the server refuses the crash handler"), nil
 	})
 	r.observe("on_crashed ×%d", len(e.effects(long)[flowCrashed]))
-	require.Len(t, e.effects(long)[flowCrashed], 1, "sweeper log:\n%s", tail(w.log.String(), 5))
+	require.Len(t, e.effects(long)[flowCrashed], 1, "sweeper log:\n%s", workerproc.Tail(w.Log.String(), 5))
 }
 
 // TestGracefulStopMidTaskIsACrash (activities/interceptor.go): a worker stopped with SIGTERM
@@ -47,7 +48,7 @@ func TestGracefulStopMidTaskIsACrash(t *testing.T) {
 	id := e.workflowID("run")
 	a := e.startWorker()
 	e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-	a.stop(t)
+	a.Stop(t)
 	e.startWorker()
 	status, _ := e.waitClosed(id)
 	h := e.history(id)

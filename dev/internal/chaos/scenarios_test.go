@@ -48,7 +48,7 @@ var (
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
 			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-			a.kill()
+			a.Kill()
 			killed := time.Now()
 			e.startWorker()
 			status, err := e.waitClosed(id)
@@ -69,7 +69,7 @@ var (
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
 			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
-			a.kill()
+			a.Kill()
 			killed := time.Now()
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
@@ -77,7 +77,7 @@ var (
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
 			out, err := run.Get(t.Context())
 			require.NoError(t, err)
-			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.PID), out)
 			h := e.history(id)
 			require.Equal(t, hooks.Completed, h.State.Type, h.Timeline())
 			require.Equal(t, hooks.Completed, lastState(t, h, "chaos.block-retry#1").Type, h.Timeline())
@@ -92,14 +92,14 @@ var (
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
 			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetryRunning})
-			a.kill()
+			a.Kill()
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
 			require.NoError(t, err)
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
 			out, err := run.Get(t.Context())
 			require.NoError(t, err)
-			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.PID), out)
 			h := e.history(id)
 			names := h.StateNames("chaos.block-retry-running#1")
 			require.Equal(t, []string{hooks.NamePending, hooks.NameRunning, hooks.NameAwaitingRetry, hooks.NameRetrying, hooks.NameCompleted}, names, h.Timeline())
@@ -116,7 +116,7 @@ var (
 			a := e.startWorker()
 			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeQuick, BlockHook: flowCompletion})
 			e.waitMarker(id, chaosflows.HookBlocked)
-			a.kill()
+			a.Kill()
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
 			require.NoError(t, err)
@@ -131,12 +131,12 @@ var (
 			// ran on the new worker and found the effect made.
 			attempts := e.attempts(id)[results[0].Key]
 			require.GreaterOrEqual(t, len(attempts), 2, "attempts of %s: %+v", results[0].Key, attempts)
-			require.Equal(t, a.pid, attempts[0].PID)
+			require.Equal(t, a.PID, attempts[0].PID)
 			require.False(t, attempts[0].Duplicate)
 			last := attempts[len(attempts)-1]
-			require.Equal(t, b.pid, last.PID)
+			require.Equal(t, b.PID, last.PID)
 			require.True(t, last.Duplicate, "the retried call must find its effect made")
-			r.observe("%d attempts of one call (pids %d, %d), 1 effect, flow %s", len(attempts), a.pid, b.pid, h.State.Name)
+			r.observe("%d attempts of one call (pids %d, %d), 1 effect, flow %s", len(attempts), a.PID, b.PID, h.State.Name)
 		},
 	}
 	terminate = scenario{
@@ -271,7 +271,7 @@ var (
 			a := e.startWorker()
 			resource := "bucket-" + id
 			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: resource})
-			a.kill()
+			a.Kill()
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test, no worker up")
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, e.status(id))
 			require.Empty(t, e.effects(id), "no worker is up: nothing can have run")
@@ -333,7 +333,7 @@ func TestScenarios(t *testing.T) {
 		require.Len(t, results, 1, h.Timeline())
 		require.Equal(t, "delete-cloud-run-job", results[0].Hook)
 		require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
-		log := a.log.String()
+		log := a.Log.String()
 		require.Contains(t, log, "created job "+job, "the task must have created the job")
 		require.Contains(t, log, "on_crashed: deleted job "+job)
 		_, err = os.Stat(job)

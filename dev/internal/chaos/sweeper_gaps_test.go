@@ -51,8 +51,8 @@ var (
 			// b's registration grows the watch: the scan restarts, on a or on b. The test wants it on
 			// a: when it went to b, b is replaced.
 			scans := e.sweepsWith(chaosflows.FlowName)
-			if pid := e.sweepPID(); pid == b.pid {
-				b.kill()
+			if pid := e.sweepPID(); pid == b.PID {
+				b.Kill()
 				e.waitSweeperOn(a)
 				b = e.startWorker()
 				r.observe("the restarted scan went to the new worker, replaced")
@@ -62,12 +62,12 @@ var (
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
 			e.crashHandler(id, e.runID(id))
-			require.Equal(t, a.pid, e.sweepPID(), "the old worker scanned")
-			require.Equal(t, b.pid, e.effects(id)[flowCrashed][0].PID, "the new worker ran the hook")
+			require.Equal(t, a.PID, e.sweepPID(), "the old worker scanned")
+			require.Equal(t, b.PID, e.effects(id)[flowCrashed][0].PID, "the new worker ran the hook")
 			last := scans[len(scans)-1]
 			require.False(t, last.State.Cursor.IsZero(), "the restarted scan goes on from where the cancelled one got to: %+v", last.State)
 			r.observe("on_crashed %s after terminate, on the new worker (pid %d), scanned by the old one (pid %d); restarted scan from cursor %s, watch %v",
-				delay.Round(10*time.Millisecond), b.pid, a.pid, last.State.Cursor.Format(time.TimeOnly), last.Watch)
+				delay.Round(10*time.Millisecond), b.PID, a.PID, last.State.Cursor.Format(time.TimeOnly), last.Watch)
 		},
 	}
 	sweeperTerminated = scenario{
@@ -152,8 +152,8 @@ func (e *env) sweepPID() int {
 			continue
 		}
 		for _, p := range e.workers {
-			if a.GetLastWorkerIdentity() == chaosflows.Identity(p.pid) {
-				return p.pid
+			if a.GetLastWorkerIdentity() == chaosflows.Identity(p.PID) {
+				return p.PID
 			}
 		}
 	}

@@ -87,7 +87,7 @@ var (
 			for range 3 {
 				p := e.startWorker()
 				e.waitSweeperOn(p)
-				p.kill()
+				p.Kill()
 			}
 			b := e.startWorker()
 			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
@@ -99,7 +99,7 @@ var (
 			// The sweeper fails over first (its 5 s heartbeat timeout, then a retry): about 6 s, up to
 			// 9.5 s seen with six scenarios sharing two cores. The issue's 10 s is for a terminate with
 			// a worker up all along (scenario 4); here the bound leaves room for a loaded CI machine.
-			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.pid)
+			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.PID)
 			r.observe("on_crashed %s after terminate", delay.Round(10*time.Millisecond))
 		},
 	}
@@ -112,18 +112,18 @@ var (
 			e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, BlockHook: flowCrashed})
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			e.waitMarker(id, chaosflows.HookBlocked)
-			a.kill()
+			a.Kill()
 			b := e.startWorker()
 			h := e.crashHandler(id, e.runID(id))
 			results := h.Hooks()
 			require.Len(t, results, 1, h.Timeline())
 			attempts := e.attempts(id)[results[0].Key]
 			require.GreaterOrEqual(t, len(attempts), 2, "attempts of %s: %+v", results[0].Key, attempts)
-			require.Equal(t, a.pid, attempts[0].PID)
+			require.Equal(t, a.PID, attempts[0].PID)
 			last := attempts[len(attempts)-1]
-			require.Equal(t, b.pid, last.PID)
+			require.Equal(t, b.PID, last.PID)
 			require.True(t, last.Duplicate, "the retried call must find its effect made")
-			r.observe("%d attempts of one call (pids %d, %d), hook %s", len(attempts), a.pid, b.pid, results[0].Status)
+			r.observe("%d attempts of one call (pids %d, %d), hook %s", len(attempts), a.PID, b.PID, results[0].Status)
 		},
 	}
 )
@@ -226,8 +226,8 @@ func TestSweeper(t *testing.T) {
 // waitSweeperOn waits until the crash sweeper of the env's queue runs its scan on worker p.
 func (e *env) waitSweeperOn(p *proc) {
 	e.t.Helper()
-	identity := chaosflows.Identity(p.pid)
-	e.until("the sweeper to run on worker pid "+fmt.Sprint(p.pid), func() (bool, error) {
+	identity := chaosflows.Identity(p.PID)
+	e.until("the sweeper to run on worker pid "+fmt.Sprint(p.PID), func() (bool, error) {
 		desc, err := e.c.DescribeWorkflowExecution(e.t.Context(), workflows.SweeperWorkflowID(e.group), "")
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -275,7 +275,7 @@ var cancelAllDown = scenario{
 	run: func(t *testing.T, e *env, r *row, id string) {
 		a := e.startWorker()
 		e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock})
-		a.kill()
+		a.Kill()
 		e.cli("workflow", "cancel", "--workflow-id", id)
 		e.startWorker()
 		status, err := e.waitClosed(id)
@@ -300,7 +300,7 @@ var (
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
 			run := e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlockRetry})
-			a.stop(t)
+			a.Stop(t)
 			b := e.startWorker()
 			status, err := e.waitClosed(id)
 			h := e.history(id)
@@ -309,7 +309,7 @@ var (
 			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
 			out, err := run.Get(t.Context())
 			require.NoError(t, err)
-			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.pid), out)
+			require.Equal(t, fmt.Sprintf("completed on attempt 2 by pid %d", b.PID), out)
 		},
 	}
 )
@@ -324,14 +324,14 @@ var (
 			e.waitSweeperOn(a)
 			b := e.startWorker()
 			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeSleep})
-			a.kill()
+			a.Kill()
 			killed := time.Now()
 			e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")
 			terminated := time.Now()
 			delay := e.waitEffect(id, flowCrashed).Sub(terminated)
 			e.crashHandler(id, e.runID(id))
 			eff := e.effects(id)[flowCrashed][0]
-			require.Equal(t, b.pid, eff.PID)
+			require.Equal(t, b.PID, eff.PID)
 			r.delay(delay)
 			sweep, err := e.c.DescribeWorkflowExecution(t.Context(), workflows.SweeperWorkflowID(e.group), "")
 			require.NoError(t, err)
@@ -344,7 +344,7 @@ var (
 			// The sweeper fails over first (its 5 s heartbeat timeout, then a retry): about 6 s, up to
 			// 9.5 s seen with six scenarios sharing two cores. The issue's 10 s is for a terminate with
 			// a worker up all along (scenario 4); here the bound leaves room for a loaded CI machine.
-			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.pid)
+			require.Less(t, delay, 20*time.Second, "on_crashed must run within 20 s of the termination with worker pid %d up", b.PID)
 		},
 	}
 	terminateBeforeAnyWorker = scenario{
@@ -372,7 +372,7 @@ var dataSignalledBeforeTerminate = scenario{
 	run: func(t *testing.T, e *env, r *row, id string) {
 		a := e.startWorker()
 		e.startFlowInTask(id, chaosflows.Input{Mode: chaosflows.ModeBlock, Resource: "from-flow"})
-		a.kill()
+		a.Kill()
 		// What a task on another worker does with adapter.SetRunDataFromTask.
 		e.cli("workflow", "signal", "--workflow-id", id, "--name", names.SignalData, "--input", `{"key":"from-task","value":"signalled"}`)
 		e.cli("workflow", "terminate", "--workflow-id", id, "--reason", "chaos test")

@@ -257,8 +257,8 @@ func TestRollingDeploy(t *testing.T) {
 		}
 	}
 
-	t.Logf("SIGKILL worker v1 (pid %d); starting worker v2", v1.pid)
-	v1.kill()
+	t.Logf("SIGKILL worker v1 (pid %d); starting worker v2", v1.PID)
+	v1.Kill()
 	require.NoError(t, deployflows.Release(dir))
 	startWorker(t, c, "v2", queue, dir)
 	for _, r := range runs {
