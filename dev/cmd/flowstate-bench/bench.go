@@ -19,7 +19,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/flowstate/flowstate/dev/devserver"
-	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
 
@@ -48,8 +47,6 @@ type Config struct {
 	// NoSweeper turns the flowstate worker's crash sweeper off. It runs by default, because the
 	// hooks flow has on_crashed hooks, as it would on a user's worker.
 	NoSweeper bool `json:"no_sweeper,omitempty"`
-	// LocalHooks runs every hook as a local activity (hooks.ModeLocal): one marker event per hook.
-	LocalHooks bool `json:"local_hooks,omitempty"`
 	// ServerConfig are Temporal dynamic config values the server starts with, over the dev
 	// server's defaults.
 	ServerConfig map[string]any `json:"server_config,omitempty"`
@@ -152,15 +149,15 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	b := &bench{cfg: cfg, srv: srv, c: c, rawQueue: "bench-raw", fsQueue: "bench-flowstate", defs: newFlowstateDefs()}
 
 	// Both workers have the SDK's default options: the raw one is a plain SDK worker, the
-	// flowstate one a worker.New worker with flowstate's interceptors.
+	// flowstate one a worker.New worker with flowstate's interceptors and no HookDefaults, so that
+	// hooks without options run in the default mode (ModeAuto).
 	wopts := sdkworker.Options{MaxConcurrentWorkflowTaskPollers: cfg.Pollers, MaxConcurrentActivityTaskPollers: cfg.Pollers}
 	raw := sdkworker.New(c, b.rawQueue, wopts)
 	registerRaw(raw)
 	fs, err := worker.New(c, b.fsQueue, worker.Options{
-		Flows: b.defs.flows(), Tasks: b.defs.tasks(), Worker: wopts,
-		Sweeper:      worker.SweeperOptions{Disabled: cfg.NoSweeper},
-		HookDefaults: hookDefaults(cfg),
-		Logger:       slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Flows: b.defs.flowList(), Tasks: b.defs.taskList(), Worker: wopts,
+		Sweeper: worker.SweeperOptions{Disabled: cfg.NoSweeper},
+		Logger:  slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, err
@@ -411,12 +408,4 @@ func (q *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (q *quietHandler) WithGroup(g string) slog.Handler {
 	return &quietHandler{h: q.h.WithGroup(g), silent: q.silent}
-}
-
-// hookDefaults are the flowstate worker's hook defaults: local activities with -local-hooks.
-func hookDefaults(cfg Config) hooks.Options {
-	if cfg.LocalHooks {
-		return hooks.Options{Mode: hooks.ModeLocal}
-	}
-	return hooks.Options{}
 }

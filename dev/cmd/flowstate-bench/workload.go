@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,16 +34,12 @@ type Input struct {
 	Tasks int `json:"tasks"`
 }
 
-// Workflow and activity type names.
+// Workflow and activity type names. The flowstate flows and tasks are named by flowName and
+// taskName.
 const (
 	rawWorkflow           = "bench.raw"
 	rawConcurrentWorkflow = "bench.raw-concurrent"
 	rawActivity           = "bench.raw-noop"
-	flowNoHooks           = "bench.flow"
-	flowHooks             = "bench.flow-hooks"
-	flowConcurrent        = "bench.flow-concurrent"
-	taskNoop              = "bench.noop"
-	taskHooked            = "bench.noop-hooked"
 )
 
 // noop is the body of every activity and task: it does nothing, so what is measured is the
@@ -90,14 +87,46 @@ func registerRaw(w sdkworker.Registry) {
 	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: rawActivity})
 }
 
-// flowstateDefs are the flowstate side of the workload: three flows and two tasks on one worker.
+// hookModes are the hook modes the benchmark runs flows in: ModeDefault is the default
+// configuration (hooks without options, a worker without HookDefaults: ModeAuto).
+var hookModes = []hooks.Mode{hooks.ModeDefault, hooks.ModeActivity, hooks.ModeLocal}
+
+// flowName is the workflow type of a bench flow: sequential or concurrent, with no-op hooks on
+// every event in mode, or without hooks.
+func flowName(concurrent, hooked bool, mode hooks.Mode) string {
+	name := "bench.flow"
+	if concurrent {
+		name += "-concurrent"
+	}
+	if hooked {
+		name += "-hooks" + modeSuffix(mode)
+	}
+	return name
+}
+
+// taskName is the activity type of a bench task, with no-op hooks on every event in mode, or
+// without hooks.
+func taskName(hooked bool, mode hooks.Mode) string {
+	if !hooked {
+		return "bench.noop"
+	}
+	return "bench.noop-hooked" + modeSuffix(mode)
+}
+
+func modeSuffix(m hooks.Mode) string {
+	if m == hooks.ModeDefault {
+		return ""
+	}
+	return "-" + m.String()
+}
+
+// flowstateDefs are the flowstate side of the workload: a flow without hooks and one with hooks
+// in each mode, sequential and concurrent, and their tasks, on one worker.
 type flowstateDefs struct {
-	noHooks    *adapter.Flow[Input, int]
-	hooked     *adapter.Flow[Input, int]
-	concurrent *adapter.Flow[Input, int]
-	task       *adapter.Task[int, int]
-	hookedTask *adapter.Task[int, int]
-	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them.
+	flows map[string]*adapter.Flow[Input, int]
+	tasks map[string]*adapter.Task[int, int]
+	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them (every
+	// attempt).
 	hookCalls atomic.Int64
 	// entries are, per hook call, the time from the state change (its timestamp, workflow
 	// time) to the hook function starting, as the hook measured it.
@@ -124,56 +153,69 @@ func (d *flowstateDefs) takeEntries() []time.Duration {
 }
 
 func newFlowstateDefs() *flowstateDefs {
-	d := &flowstateDefs{}
-	d.task = adapter.NewTask(taskNoop, noop)
+	d := &flowstateDefs{flows: map[string]*adapter.Flow[Input, int]{}, tasks: map[string]*adapter.Task[int, int]{}}
 
 	// No-op hooks on every event of the flow and of each task. Only on_running and on_completion
 	// fire in a run that succeeds; the others are attached as a user attaching "all hooks" would,
 	// and on_crashed on the flow starts the crash sweeper of the task queue, as it would for them.
-	flowHook := func(e hooks.Event) []hooks.FlowHook {
-		return []hooks.FlowHook{hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
+	// Every mode shares the hook definitions; the explicit modes attach them with options.
+	flowHooks := map[hooks.Event]hooks.FlowHook{}
+	taskHooks := map[hooks.Event]hooks.TaskHook{}
+	for _, e := range hooks.Events {
+		flowHooks[e] = hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
 			d.entered(c.State.Timestamp)
 			return nil
-		})}
-	}
-	taskHook := func(e hooks.Event) []hooks.TaskHook {
-		return []hooks.TaskHook{hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
+		})
+		taskHooks[e] = hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
 			d.entered(c.State.Timestamp)
 			return nil
-		})}
+		})
 	}
-	d.hookedTask = adapter.NewTask(taskHooked, noop, adapter.TaskOptions{
-		OnRunning:      taskHook(hooks.OnRunning),
-		OnCompletion:   taskHook(hooks.OnCompletion),
-		OnFailure:      taskHook(hooks.OnFailure),
-		OnCancellation: taskHook(hooks.OnCancellation),
-		OnCrashed:      taskHook(hooks.OnCrashed),
-	})
+	flowHook := func(e hooks.Event, m hooks.Mode) []hooks.FlowHook {
+		if m == hooks.ModeDefault {
+			return []hooks.FlowHook{flowHooks[e]}
+		}
+		return []hooks.FlowHook{flowHooks[e].WithOptions(hooks.Options{Mode: m})}
+	}
+	taskHook := func(e hooks.Event, m hooks.Mode) []hooks.TaskHook {
+		if m == hooks.ModeDefault {
+			return []hooks.TaskHook{taskHooks[e]}
+		}
+		return []hooks.TaskHook{taskHooks[e].WithOptions(hooks.Options{Mode: m})}
+	}
 
-	d.noHooks = adapter.NewFlow(flowNoHooks, sequential(d.task))
-	d.hooked = adapter.NewFlow(flowHooks, sequential(d.hookedTask), adapter.FlowOptions{
-		OnRunning:      flowHook(hooks.OnRunning),
-		OnCompletion:   flowHook(hooks.OnCompletion),
-		OnFailure:      flowHook(hooks.OnFailure),
-		OnCancellation: flowHook(hooks.OnCancellation),
-		OnCrashed:      flowHook(hooks.OnCrashed),
-	})
-	d.concurrent = adapter.NewFlow(flowConcurrent, func(ctx workflow.Context, in Input) (int, error) {
-		futures := make([]*adapter.Future[int], in.Tasks)
-		for i := range in.Tasks {
-			futures[i] = d.task.Submit(ctx, i)
-		}
-		sum := 0
-		for _, f := range futures {
-			out, err := f.Get(ctx)
-			if err != nil {
-				return 0, err
-			}
-			sum += out
-		}
-		return sum, nil
-	})
+	plain := adapter.NewTask(taskName(false, 0), noop)
+	d.tasks[plain.Name()] = plain
+	d.addFlows(false, 0, plain, adapter.FlowOptions{})
+	for _, m := range hookModes {
+		task := adapter.NewTask(taskName(true, m), noop, adapter.TaskOptions{
+			OnRunning:      taskHook(hooks.OnRunning, m),
+			OnCompletion:   taskHook(hooks.OnCompletion, m),
+			OnFailure:      taskHook(hooks.OnFailure, m),
+			OnCancellation: taskHook(hooks.OnCancellation, m),
+			OnCrashed:      taskHook(hooks.OnCrashed, m),
+		})
+		d.tasks[task.Name()] = task
+		d.addFlows(true, m, task, adapter.FlowOptions{
+			OnRunning:      flowHook(hooks.OnRunning, m),
+			OnCompletion:   flowHook(hooks.OnCompletion, m),
+			OnFailure:      flowHook(hooks.OnFailure, m),
+			OnCancellation: flowHook(hooks.OnCancellation, m),
+			OnCrashed:      flowHook(hooks.OnCrashed, m),
+		})
+	}
 	return d
+}
+
+// addFlows defines the sequential and the concurrent flow calling task.
+func (d *flowstateDefs) addFlows(hooked bool, m hooks.Mode, task *adapter.Task[int, int], opts adapter.FlowOptions) {
+	d.flows[flowName(false, hooked, m)] = adapter.NewFlow(flowName(false, hooked, m), sequential(task), opts)
+	d.flows[flowName(true, hooked, m)] = adapter.NewFlow(flowName(true, hooked, m), concurrent(task), opts)
+}
+
+// flow returns the flow of a row.
+func (d *flowstateDefs) flow(concurrent, hooked bool, m hooks.Mode) *adapter.Flow[Input, int] {
+	return d.flows[flowName(concurrent, hooked, m)]
 }
 
 // sequential returns a flow body that runs in.Tasks calls of task one after another.
@@ -191,12 +233,48 @@ func sequential(task *adapter.Task[int, int]) func(workflow.Context, Input) (int
 	}
 }
 
-func (d *flowstateDefs) flows() []adapter.AnyFlow {
-	return []adapter.AnyFlow{d.noHooks, d.hooked, d.concurrent}
+// concurrent returns a flow body that submits in.Tasks calls of task at once and awaits them.
+func concurrent(task *adapter.Task[int, int]) func(workflow.Context, Input) (int, error) {
+	return func(ctx workflow.Context, in Input) (int, error) {
+		futures := make([]*adapter.Future[int], in.Tasks)
+		for i := range in.Tasks {
+			futures[i] = task.Submit(ctx, i)
+		}
+		sum := 0
+		for _, f := range futures {
+			out, err := f.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			sum += out
+		}
+		return sum, nil
+	}
 }
 
-func (d *flowstateDefs) tasks() []adapter.AnyTask {
-	return []adapter.AnyTask{d.task, d.hookedTask}
+func (d *flowstateDefs) flowList() []adapter.AnyFlow {
+	out := make([]adapter.AnyFlow, 0, len(d.flows))
+	for _, k := range sortedKeys(d.flows) {
+		out = append(out, d.flows[k])
+	}
+	return out
+}
+
+func (d *flowstateDefs) taskList() []adapter.AnyTask {
+	out := make([]adapter.AnyTask, 0, len(d.tasks))
+	for _, k := range sortedKeys(d.tasks) {
+		out = append(out, d.tasks[k])
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // started is one run the benchmark started and waits for.
