@@ -52,12 +52,13 @@ type Config struct {
 	ServerConfig map[string]any `json:"server_config,omitempty"`
 }
 
-// DefaultConfig is the full size: about a minute on two cores. Each batch is two waves of
-// Concurrency flows, so that a batch's ramp up and down weigh less than its steady state.
+// DefaultConfig is the full size: about three minutes on two cores for the ten default rows.
+// Each batch is two waves of Concurrency flows, so that a batch's ramp up and down weigh less
+// than its steady state.
 var DefaultConfig = Config{Flows: 200, Tasks: 10, Concurrency: 25, Rounds: 4, Warmup: 10, Pollers: 8, Rows: DefaultRows}
 
-// SmallConfig is the CI size: about 10 seconds on two cores.
-var SmallConfig = Config{Flows: 24, Tasks: 5, Concurrency: 8, Rounds: 2, Warmup: 4, Pollers: 8, Rows: DefaultRows}
+// SmallConfig is the CI size: about 15 seconds on two cores for the ten default rows.
+var SmallConfig = Config{Flows: 16, Tasks: 4, Concurrency: 8, Rounds: 2, Warmup: 2, Pollers: 8, Rows: DefaultRows}
 
 func (c Config) validate() error {
 	switch {

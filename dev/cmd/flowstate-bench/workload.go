@@ -315,6 +315,15 @@ func waitClosed(ctx context.Context, c client.Client, namespace string, run star
 		case err != nil && (expired || isCancel(err)):
 			token = nil
 			continue
+		case err != nil && isTransient(err):
+			// "Workflow is busy" and the like: the server sheds load on a loaded machine.
+			token = nil
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
 		case err != nil:
 			return fmt.Errorf("waiting for %s: %w", run.id, err)
 		}
@@ -350,6 +359,21 @@ func isCancel(err error) bool {
 		return true
 	}
 	return strings.Contains(err.Error(), "RST_STREAM with error code: CANCEL")
+}
+
+// isTransient reports whether err is one the server returns when it is overloaded, which a
+// retry may not meet: resource exhausted (a busy workflow) or unavailable.
+func isTransient(err error) bool {
+	var exhausted *serviceerror.ResourceExhausted
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &exhausted) || errors.As(err, &unavailable) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.ResourceExhausted, codes.Unavailable:
+		return true
+	}
+	return false
 }
 
 // startWorkflow starts a plain workflow type from the SDK client, as raw Temporal users do (and
