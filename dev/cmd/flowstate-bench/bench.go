@@ -192,7 +192,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 				return nil, fmt.Errorf("warm-up of row %s: %w", r.spec.key, err)
 			}
 		}
-		b.defs.takeEntries()
+		b.defs.takeHookRuns()
 		fmt.Fprintf(progress, "warm-up done: %d flows per row\n", cfg.Warmup)
 	}
 	for round := range cfg.Rounds {
@@ -202,7 +202,6 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 		}
 		for k := range rows {
 			r := rows[(round+k)%len(rows)]
-			calls := b.defs.hookCalls.Load()
 			label := fmt.Sprintf("r%d", round+1)
 			stopProfile, err := startProfile(opts.profileDir, r.spec.key+"-"+label)
 			if err != nil {
@@ -213,8 +212,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 			if err != nil {
 				return nil, fmt.Errorf("round %d, row %s: %w", round+1, r.spec.key, err)
 			}
-			res.hookCalls = b.defs.hookCalls.Load() - calls
-			res.hookEntries = b.defs.takeEntries()
+			res.hooks = b.defs.takeHookRuns()
 			r.add(res)
 			fmt.Fprintf(progress, "round %d/%d %-22s %4d flows in %6.2fs  %7.1f flows/s  peak RSS %4.0f MB\n",
 				round+1, cfg.Rounds, r.spec.title, n, res.done.Seconds(), res.rate(), mb(res.peakKB))
@@ -244,12 +242,11 @@ type batchResult struct {
 	runs       []started
 	cpu        time.Duration
 	// others is the CPU time the machine's other processes used meanwhile: noise.
-	others    time.Duration
-	allocs    uint64
-	peakKB    int64
-	hookCalls int64
-	// hookEntries are the hook start latencies the hooks measured themselves.
-	hookEntries []time.Duration
+	others time.Duration
+	allocs uint64
+	peakKB int64
+	// hooks is what the no-op hooks saw: calls, attempts, start latencies.
+	hooks hookRuns
 }
 
 // batch runs n flows of a row, cfg.Concurrency at a time, and waits for all of them.

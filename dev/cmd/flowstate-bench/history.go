@@ -33,6 +33,10 @@ type runHistory struct {
 	hookCalls, localHooks, hookActivities, movedHooks int
 	// planMarkers counts the markers that record the run's plans (mutable side effects).
 	planMarkers int
+	// failedWFTs counts the run's workflow tasks that failed or timed out: on an overloaded
+	// machine the SDK's deadlock detector fails a workflow task whose process was not scheduled
+	// for a second, and a workflow task can time out; each adds events of its own.
+	failedWFTs int
 	// hookStart is, per hook call, the time from the state change to the hook's activity
 	// starting: the state's timestamp, which is workflow time (the WorkflowTaskStarted event time
 	// of the workflow task that entered the state), to the hook's ActivityTaskStarted event time.
@@ -99,6 +103,8 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 			case m.GetMarkerName() == "MutableSideEffect":
 				h.planMarkers++
 			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			h.failedWFTs++
 		case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			h.memoBytes += proto.Size(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo())
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:

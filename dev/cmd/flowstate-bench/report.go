@@ -94,8 +94,11 @@ type Row struct {
 	WFTWaitP50Ms      float64 `json:"wft_wait_p50_ms"`
 	WFTWaitP99Ms      float64 `json:"wft_wait_p99_ms"`
 
-	// HistoriesRead is how many runs' histories the history figures come from.
+	// HistoriesRead is how many runs' histories were read; the history figures (events, their
+	// types and sizes, hook calls) leave out the DisturbedRuns among them, whose workflow tasks
+	// failed or timed out on an overloaded machine, unless every run was disturbed.
 	HistoriesRead int                `json:"histories_read"`
+	DisturbedRuns int                `json:"disturbed_runs"`
 	EventsPerFlow float64            `json:"events_per_flow"`
 	EventsMin     int                `json:"events_min"`
 	EventsMax     int                `json:"events_max"`
@@ -115,12 +118,14 @@ type Row struct {
 
 	// HookCallsPerFlow counts the hook calls in the histories: flowstate.hook local activity
 	// markers and the flowstate.hook activities that start a call. HookRunsPerFlow counts the
-	// calls the no-op hooks saw (attempts included). LocalHooksPerFlow counts the markers,
+	// calls the no-op hooks saw (their idempotency keys), HookAttemptsPerFlow their runs (more
+	// when a local attempt ran again after its workflow task failed). LocalHooksPerFlow counts the markers,
 	// HookActivitiesPerFlow every flowstate.hook activity, MovedHooksPerFlow those that went on
 	// with a ModeAuto call after its local attempt (no new call), PlanMarkersPerFlow the markers
 	// recording the run's plans.
 	HookCallsPerFlow      float64 `json:"hook_calls_per_flow"`
 	HookRunsPerFlow       float64 `json:"hook_runs_per_flow"`
+	HookAttemptsPerFlow   float64 `json:"hook_attempts_per_flow"`
 	LocalHooksPerFlow     float64 `json:"local_hooks_per_flow"`
 	HookActivitiesPerFlow float64 `json:"hook_activities_per_flow"`
 	MovedHooksPerFlow     float64 `json:"moved_hooks_per_flow"`
@@ -241,7 +246,7 @@ func (r *rowRun) summary(tasks int) Row {
 	var done, wall, cpu, others time.Duration
 	var allocs uint64
 	var lat, startLat, entries []time.Duration
-	var hookRuns int64
+	var hookRuns, hookAttempts int64
 	for _, b := range r.batches {
 		row.Flows += b.flows
 		wall += b.wall
@@ -252,10 +257,11 @@ func (r *rowRun) summary(tasks int) Row {
 		allocs += b.allocs
 		lat = append(lat, b.latencies...)
 		startLat = append(startLat, b.startLat...)
-		hookRuns += b.hookCalls
-		entries = append(entries, b.hookEntries...)
+		hookRuns += b.hooks.calls
+		hookAttempts += b.hooks.attempts
+		entries = append(entries, b.hooks.entries...)
 		if r.spec.hooks {
-			row.RoundHookEntryP50Ms = append(row.RoundHookEntryP50Ms, round(ms(percentile(b.hookEntries, 50)), 3))
+			row.RoundHookEntryP50Ms = append(row.RoundHookEntryP50Ms, round(ms(percentile(b.hooks.entries, 50)), 3))
 		}
 		row.PeakRSSMB = math.Max(row.PeakRSSMB, mb(b.peakKB))
 		row.BatchFlowsSec = append(row.BatchFlowsSec, round(b.rate(), 1))
@@ -269,6 +275,7 @@ func (r *rowRun) summary(tasks int) Row {
 	row.OtherCPU = others.Seconds() / wall.Seconds()
 	row.AllocPerFlowKB = float64(allocs) / 1024 / flows
 	row.HookRunsPerFlow = float64(hookRuns) / flows
+	row.HookAttemptsPerFlow = float64(hookAttempts) / flows
 	row.HookEntryP50Ms, row.HookEntryP99Ms = ms(percentile(entries, 50)), ms(percentile(entries, 99))
 
 	row.HistoriesRead = len(r.histories)
@@ -277,28 +284,45 @@ func (r *rowRun) summary(tasks int) Row {
 	row.StartP50Ms = ms(percentile(startLat, 50))
 	var hookStart, hookS2S, rtt, server, e2e, firstWait, wftWait []time.Duration
 	var hookCalls, localHooks, hookActs, moved, plans int
-	roundEvents := make([]float64, len(r.batches))
-	roundRuns := make([]int, len(r.batches))
+	roundEvents, allEvents := make([]float64, len(r.batches)), make([]float64, len(r.batches))
+	roundRuns, allRuns := make([]int, len(r.batches)), make([]int, len(r.batches))
 	roundRTT := make([][]time.Duration, len(r.batches))
+	// The history figures leave out the runs a failed or timed-out workflow task disturbed (the
+	// machine's doing, not the workload's), unless every run was.
+	counted := func(h runHistory) bool { return h.failedWFTs == 0 }
+	for _, h := range r.histories {
+		if h.failedWFTs > 0 {
+			row.DisturbedRuns++
+		}
+	}
+	if row.DisturbedRuns == len(r.histories) {
+		counted = func(runHistory) bool { return true }
+	}
+	countedRuns := 0
 	for i, h := range r.histories {
-		roundEvents[h.batch] += float64(h.events)
-		roundRuns[h.batch]++
 		roundRTT[h.batch] = append(roundRTT[h.batch], h.activityRTT...)
-		hookActs += h.hookActivities
-		moved += h.movedHooks
-		plans += h.planMarkers
-		row.EventsPerFlow += float64(h.events)
-		row.HistoryKBPerFlow += float64(h.bytes) / 1024
-		row.MemoKBPerFlow += float64(h.memoBytes) / 1024
-		if i == 0 || h.events < row.EventsMin {
-			row.EventsMin = h.events
+		allEvents[h.batch] += float64(h.events)
+		allRuns[h.batch]++
+		if counted(h) {
+			countedRuns++
+			roundEvents[h.batch] += float64(h.events)
+			roundRuns[h.batch]++
+			hookActs += h.hookActivities
+			moved += h.movedHooks
+			plans += h.planMarkers
+			row.EventsPerFlow += float64(h.events)
+			row.HistoryKBPerFlow += float64(h.bytes) / 1024
+			row.MemoKBPerFlow += float64(h.memoBytes) / 1024
+			if row.EventsMin == 0 || h.events < row.EventsMin {
+				row.EventsMin = h.events
+			}
+			row.EventsMax = max(row.EventsMax, h.events)
+			for t, n := range h.byType {
+				row.EventsByType[t] += float64(n)
+			}
+			hookCalls += h.hookCalls
+			localHooks += h.localHooks
 		}
-		row.EventsMax = max(row.EventsMax, h.events)
-		for t, n := range h.byType {
-			row.EventsByType[t] += float64(n)
-		}
-		hookCalls += h.hookCalls
-		localHooks += h.localHooks
 		hookStart = append(hookStart, h.hookStart...)
 		hookS2S = append(hookS2S, h.hookSchedToStart...)
 		rtt = append(rtt, h.activityRTT...)
@@ -311,7 +335,7 @@ func (r *rowRun) summary(tasks int) Row {
 			row.ClientStalls++
 		}
 	}
-	if n := float64(len(r.histories)); n > 0 {
+	if n := float64(countedRuns); n > 0 {
 		row.EventsPerFlow /= n
 		row.HistoryKBPerFlow /= n
 		row.MemoKBPerFlow /= n
@@ -325,6 +349,9 @@ func (r *rowRun) summary(tasks int) Row {
 		row.PlanMarkersPerFlow = float64(plans) / n
 	}
 	for k := range r.batches {
+		if roundRuns[k] == 0 { // every run of the round was disturbed
+			roundEvents[k], roundRuns[k] = allEvents[k], allRuns[k]
+		}
 		row.RoundEventsPerFlow = append(row.RoundEventsPerFlow, round(roundEvents[k]/max(float64(roundRuns[k]), 1), 3))
 		row.RoundActivityRTTP50Ms = append(row.RoundActivityRTTP50Ms, round(ms(percentile(roundRTT[k], 50)), 3))
 	}
@@ -558,6 +585,15 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	var disturbed []string
+	for _, r := range rep.Rows {
+		if r.DisturbedRuns > 0 {
+			disturbed = append(disturbed, fmt.Sprintf("%s %d", r.Title, r.DisturbedRuns))
+		}
+	}
+	if len(disturbed) > 0 {
+		fmt.Fprintf(w, "\nruns left out of the history figures, a workflow task of theirs having failed or timed out (an overloaded machine): %s\n", strings.Join(disturbed, ", "))
 	}
 	fmt.Fprintf(w, "\nhooks/flow = hook calls in the histories (local activity markers and activities of flowstate.hook); events/hook = (events/flow − the same flow's without hooks) / hooks/flow.\n"+
 		"hook start = the hook function's start, on the worker's clock, − the state's timestamp (workflow time: the WorkflowTaskStarted of the workflow task that entered the state).\n"+

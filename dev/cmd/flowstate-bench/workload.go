@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -125,31 +124,46 @@ func modeSuffix(m hooks.Mode) string {
 type flowstateDefs struct {
 	flows map[string]*adapter.Flow[Input, int]
 	tasks map[string]*adapter.Task[int, int]
-	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them (every
-	// attempt).
-	hookCalls atomic.Int64
-	// entries are, per hook call, the time from the state change (its timestamp, workflow
-	// time) to the hook function starting, as the hook measured it.
+	// mu guards what the no-op hooks saw since the last takeHookRuns: per hook call (its
+	// idempotency key) how many times it ran, and per run the time from the state change (its
+	// timestamp, workflow time) to the hook function starting.
 	mu      sync.Mutex
+	runs    map[string]int
 	entries []time.Duration
 }
 
-// entered records a hook call that started now, for a state entered at stateTime.
-func (d *flowstateDefs) entered(stateTime time.Time) {
-	d.hookCalls.Add(1)
+// entered records a run of the hook call key that started now, for a state entered at stateTime.
+func (d *flowstateDefs) entered(key string, stateTime time.Time) {
 	lat := time.Since(stateTime)
 	d.mu.Lock()
+	if d.runs == nil {
+		d.runs = map[string]int{}
+	}
+	d.runs[key]++
 	d.entries = append(d.entries, lat)
 	d.mu.Unlock()
 }
 
-// takeEntries returns the hook start times recorded since the last call.
-func (d *flowstateDefs) takeEntries() []time.Duration {
+// hookRuns is what the no-op hooks saw of one batch.
+type hookRuns struct {
+	// calls counts the hook calls that ran (their idempotency keys), attempts their runs: more
+	// than calls when a call's local attempt ran again because its workflow task failed or timed
+	// out on an overloaded machine.
+	calls, attempts int64
+	// entries are the hooks' start latencies.
+	entries []time.Duration
+}
+
+// takeHookRuns returns what the hooks saw since the last call.
+func (d *flowstateDefs) takeHookRuns() hookRuns {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entries
-	d.entries = nil
-	return e
+	h := hookRuns{calls: int64(len(d.runs)), entries: d.entries}
+	for _, n := range d.runs {
+		h.attempts += int64(n)
+	}
+	d.runs, d.entries = nil, nil
+	return h
 }
 
 func newFlowstateDefs() *flowstateDefs {
@@ -163,11 +177,11 @@ func newFlowstateDefs() *flowstateDefs {
 	taskHooks := map[hooks.Event]hooks.TaskHook{}
 	for _, e := range hooks.Events {
 		flowHooks[e] = hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
-			d.entered(c.State.Timestamp)
+			d.entered(c.Hook.IdempotencyKey, c.State.Timestamp)
 			return nil
 		})
 		taskHooks[e] = hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
-			d.entered(c.State.Timestamp)
+			d.entered(c.Hook.IdempotencyKey, c.State.Timestamp)
 			return nil
 		})
 	}
