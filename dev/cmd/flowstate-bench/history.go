@@ -147,6 +147,17 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 	return h, nil
 }
 
+// wftEvents counts the run's workflow task events.
+func (h runHistory) wftEvents() int {
+	n := 0
+	for t, c := range h.byType {
+		if strings.HasPrefix(t, "WorkflowTask") {
+			n += c
+		}
+	}
+	return n
+}
+
 // isLocalHook reports whether a marker records a hook call run as a local activity: the SDK's
 // LocalActivity marker, whose "data" detail names the activity type.
 func isLocalHook(m *historypb.MarkerRecordedEventAttributes, dc converter.DataConverter) bool {
