@@ -109,30 +109,38 @@ type Options struct {
 }
 
 // Mode is how a hook call runs. Every mode is durable: a call whose worker dies is run again,
-// with the same idempotency key, and the run waits for it. The modes differ in cost and in where
-// the call runs. A hook on another task queue than the run's always runs as an activity.
+// with the same idempotency key, and the run waits for it. The modes differ in what a call costs
+// in history, where it runs and how soon a dead worker's call runs again; the package
+// documentation compares them, and BENCHMARKS.md measures them. A hook on another task queue
+// than the run's always runs as an activity.
 type Mode int
 
 const (
 	// ModeDefault leaves the choice to the worker's defaults (ModeAuto unless they say otherwise).
 	ModeDefault Mode = iota
-	// ModeActivity runs the hook as an activity: any worker of the task queue may run it, it is
-	// visible in the Web UI as an activity, and it costs three history events, plus the workflow
-	// task that resumes the run after it.
+	// ModeActivity runs every attempt as an activity: any worker of the task queue may run it, it
+	// is visible in the Web UI as an activity, a long hook holds nothing, and a dead worker's call
+	// is retried after the heartbeat timeout. It costs three history events, plus the workflow
+	// task that resumes the run after it: six events a call in a flow that waits for it.
 	ModeActivity
-	// ModeLocal runs the hook as a local activity, retried by its own policy: in the worker running
-	// the flow, within the workflow task that entered the state, recorded as one MarkerRecorded
-	// event. A worker that dies mid-hook fails its workflow task, and the worker that takes the run
-	// over runs the hook again (with the same idempotency key). A hook that outlives the workflow
+	// ModeLocal runs every attempt as a local activity, retried by its own policy: in the worker
+	// running the flow, within the workflow task that entered the state, recorded as one
+	// MarkerRecorded event, its retries included. A worker that dies mid-hook fails its workflow
+	// task, and the worker that takes the run over runs the call again from its first attempt
+	// (with the same idempotency key). A hook that runs or retries for longer than the workflow
 	// task timeout (10 s by default) holds the run's workflow task meanwhile; keep long hooks in
-	// ModeActivity.
+	// ModeActivity or ModeAuto.
 	ModeLocal
-	// ModeAuto runs the hook's first attempt as a local activity bounded by AutoLocalTimeout, and
-	// moves the call to an activity, with the rest of its retry policy, when that attempt fails or
-	// runs longer (the activity's attempts continue the numbering). A hook that succeeds at once
-	// costs what a local hook costs: one event, no extra workflow task. A failing or slow hook
-	// costs a marker more than an activity, and a slow one is started twice (its idempotency key
-	// lets it make its effect once). The default.
+	// ModeAuto runs a call's first attempt as a local activity bounded by AutoLocalTimeout (or
+	// StartToCloseTimeout when shorter), and when that attempt fails retryably, times out or finds
+	// the hook missing on the worker, waits as a retry would and moves the call to an activity
+	// with the rest of its retry policy; the activity's attempts continue the numbering (its first
+	// is attempt 2). A hook that succeeds at once costs what a ModeLocal hook costs: one event, no
+	// workflow task of its own. A failing or slow hook costs its marker, a timer and the
+	// activity's events; a slow one is started twice, its local attempt abandoned at the timeout
+	// (its idempotency key lets it make its effect once). A worker that dies mid local attempt
+	// fails its workflow task; the local attempt runs again on the worker that takes the run over,
+	// after the workflow task timeout. The default.
 	ModeAuto
 )
 

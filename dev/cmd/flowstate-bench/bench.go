@@ -19,7 +19,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/flowstate/flowstate/dev/devserver"
-	"github.com/flowstate/flowstate/hooks"
 	"github.com/flowstate/flowstate/worker"
 )
 
@@ -48,19 +47,18 @@ type Config struct {
 	// NoSweeper turns the flowstate worker's crash sweeper off. It runs by default, because the
 	// hooks flow has on_crashed hooks, as it would on a user's worker.
 	NoSweeper bool `json:"no_sweeper,omitempty"`
-	// LocalHooks runs every hook as a local activity (hooks.ModeLocal): one marker event per hook.
-	LocalHooks bool `json:"local_hooks,omitempty"`
 	// ServerConfig are Temporal dynamic config values the server starts with, over the dev
 	// server's defaults.
 	ServerConfig map[string]any `json:"server_config,omitempty"`
 }
 
-// DefaultConfig is the full size: about a minute on two cores. Each batch is two waves of
-// Concurrency flows, so that a batch's ramp up and down weigh less than its steady state.
+// DefaultConfig is the full size: about three minutes on two cores for the ten default rows.
+// Each batch is two waves of Concurrency flows, so that a batch's ramp up and down weigh less
+// than its steady state.
 var DefaultConfig = Config{Flows: 200, Tasks: 10, Concurrency: 25, Rounds: 4, Warmup: 10, Pollers: 8, Rows: DefaultRows}
 
-// SmallConfig is the CI size: about 10 seconds on two cores.
-var SmallConfig = Config{Flows: 24, Tasks: 5, Concurrency: 8, Rounds: 2, Warmup: 4, Pollers: 8, Rows: DefaultRows}
+// SmallConfig is the CI size: about 15 seconds on two cores for the ten default rows.
+var SmallConfig = Config{Flows: 16, Tasks: 4, Concurrency: 8, Rounds: 2, Warmup: 2, Pollers: 8, Rows: DefaultRows}
 
 func (c Config) validate() error {
 	switch {
@@ -152,15 +150,15 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	b := &bench{cfg: cfg, srv: srv, c: c, rawQueue: "bench-raw", fsQueue: "bench-flowstate", defs: newFlowstateDefs()}
 
 	// Both workers have the SDK's default options: the raw one is a plain SDK worker, the
-	// flowstate one a worker.New worker with flowstate's interceptors.
+	// flowstate one a worker.New worker with flowstate's interceptors and no HookDefaults, so that
+	// hooks without options run in the default mode (ModeAuto).
 	wopts := sdkworker.Options{MaxConcurrentWorkflowTaskPollers: cfg.Pollers, MaxConcurrentActivityTaskPollers: cfg.Pollers}
 	raw := sdkworker.New(c, b.rawQueue, wopts)
 	registerRaw(raw)
 	fs, err := worker.New(c, b.fsQueue, worker.Options{
-		Flows: b.defs.flows(), Tasks: b.defs.tasks(), Worker: wopts,
-		Sweeper:      worker.SweeperOptions{Disabled: cfg.NoSweeper},
-		HookDefaults: hookDefaults(cfg),
-		Logger:       slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Flows: b.defs.flowList(), Tasks: b.defs.taskList(), Worker: wopts,
+		Sweeper: worker.SweeperOptions{Disabled: cfg.NoSweeper},
+		Logger:  slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, err
@@ -194,7 +192,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 				return nil, fmt.Errorf("warm-up of row %s: %w", r.spec.key, err)
 			}
 		}
-		b.defs.takeEntries()
+		b.defs.takeHookRuns()
 		fmt.Fprintf(progress, "warm-up done: %d flows per row\n", cfg.Warmup)
 	}
 	for round := range cfg.Rounds {
@@ -204,7 +202,6 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 		}
 		for k := range rows {
 			r := rows[(round+k)%len(rows)]
-			calls := b.defs.hookCalls.Load()
 			label := fmt.Sprintf("r%d", round+1)
 			stopProfile, err := startProfile(opts.profileDir, r.spec.key+"-"+label)
 			if err != nil {
@@ -215,8 +212,7 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 			if err != nil {
 				return nil, fmt.Errorf("round %d, row %s: %w", round+1, r.spec.key, err)
 			}
-			res.hookCalls = b.defs.hookCalls.Load() - calls
-			res.hookEntries = b.defs.takeEntries()
+			res.hooks = b.defs.takeHookRuns()
 			r.add(res)
 			fmt.Fprintf(progress, "round %d/%d %-22s %4d flows in %6.2fs  %7.1f flows/s  peak RSS %4.0f MB\n",
 				round+1, cfg.Rounds, r.spec.title, n, res.done.Seconds(), res.rate(), mb(res.peakKB))
@@ -246,12 +242,11 @@ type batchResult struct {
 	runs       []started
 	cpu        time.Duration
 	// others is the CPU time the machine's other processes used meanwhile: noise.
-	others    time.Duration
-	allocs    uint64
-	peakKB    int64
-	hookCalls int64
-	// hookEntries are the hook start latencies the hooks measured themselves.
-	hookEntries []time.Duration
+	others time.Duration
+	allocs uint64
+	peakKB int64
+	// hooks is what the no-op hooks saw: calls, attempts, start latencies.
+	hooks hookRuns
 }
 
 // batch runs n flows of a row, cfg.Concurrency at a time, and waits for all of them.
@@ -411,12 +406,4 @@ func (q *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (q *quietHandler) WithGroup(g string) slog.Handler {
 	return &quietHandler{h: q.h.WithGroup(g), silent: q.silent}
-}
-
-// hookDefaults are the flowstate worker's hook defaults: local activities with -local-hooks.
-func hookDefaults(cfg Config) hooks.Options {
-	if cfg.LocalHooks {
-		return hooks.Options{Mode: hooks.ModeLocal}
-	}
-	return hooks.Options{}
 }

@@ -20,13 +20,23 @@ import (
 
 // runHistory is what one run's Temporal history says about its cost.
 type runHistory struct {
+	// batch is the index of the batch (the round) the run was measured in.
+	batch  int
 	events int
 	byType map[string]int
 	// bytes is the history's size, as protobuf; memoBytes the size of the memos the run upserted.
 	bytes, memoBytes int
-	// hookCalls counts the flowstate.hook activities the run scheduled, and the local activity
-	// markers of flowstate.hook (hooks run as local activities); localHooks counts the latter.
-	hookCalls, localHooks int
+	// hookCalls counts the hook calls the run made: the local activity markers of flowstate.hook
+	// (ModeLocal, and ModeAuto's first attempts) and the flowstate.hook activities that started a
+	// call (ModeActivity). localHooks counts the markers; hookActivities every flowstate.hook
+	// activity, movedHooks those that went on with a call whose local attempt failed (ModeAuto).
+	hookCalls, localHooks, hookActivities, movedHooks int
+	// planMarkers counts the markers that record the run's plans (mutable side effects).
+	planMarkers int
+	// failedWFTs counts the run's workflow tasks that failed or timed out: on an overloaded
+	// machine the SDK's deadlock detector fails a workflow task whose process was not scheduled
+	// for a second, and a workflow task can time out; each adds events of its own.
+	failedWFTs int
 	// hookStart is, per hook call, the time from the state change to the hook's activity
 	// starting: the state's timestamp, which is workflow time (the WorkflowTaskStarted event time
 	// of the workflow task that entered the state), to the hook's ActivityTaskStarted event time.
@@ -85,10 +95,16 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 			}
 			awaitingWFT = awaitingWFT[:0]
 		case enumspb.EVENT_TYPE_MARKER_RECORDED:
-			if isLocalHook(e.GetMarkerRecordedEventAttributes(), dc) {
+			m := e.GetMarkerRecordedEventAttributes()
+			switch {
+			case isLocalHook(m, dc):
 				h.hookCalls++
 				h.localHooks++
+			case m.GetMarkerName() == "MutableSideEffect":
+				h.planMarkers++
 			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			h.failedWFTs++
 		case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			h.memoBytes += proto.Size(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo())
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
@@ -102,7 +118,12 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 					return h, fmt.Errorf("decoding the input of hook activity %d: %w", e.GetEventId(), err)
 				}
 				s.hook, s.stateTime = true, inv.State.Timestamp
-				h.hookCalls++
+				h.hookActivities++
+				if inv.AttemptBase > 0 {
+					h.movedHooks++ // the same call as the local attempt's marker
+				} else {
+					h.hookCalls++
+				}
 			}
 			acts[e.GetEventId()] = s
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -124,6 +145,17 @@ func analyze(events []*historypb.HistoryEvent) (runHistory, error) {
 		h.serverTime = h.closeTime.Sub(events[0].GetEventTime().AsTime())
 	}
 	return h, nil
+}
+
+// wftEvents counts the run's workflow task events.
+func (h runHistory) wftEvents() int {
+	n := 0
+	for t, c := range h.byType {
+		if strings.HasPrefix(t, "WorkflowTask") {
+			n += c
+		}
+	}
+	return n
 }
 
 // isLocalHook reports whether a marker records a hook call run as a local activity: the SDK's
@@ -175,15 +207,20 @@ func (b *bench) readHistory(ctx context.Context, run started) ([]*historypb.Hist
 // over the batches, or all) and analyzes them.
 func (b *bench) readHistories(ctx context.Context, r *rowRun) error {
 	var runs []started
-	for _, res := range r.batches {
+	var batchOf []int
+	for k, res := range r.batches {
 		runs = append(runs, res.runs...)
+		for range res.runs {
+			batchOf = append(batchOf, k)
+		}
 	}
 	if n := b.cfg.Sample; n > 0 && n < len(runs) {
-		picked := make([]started, 0, n)
+		picked, pickedBatch := make([]started, 0, n), make([]int, 0, n)
 		for i := range n {
 			picked = append(picked, runs[i*len(runs)/n])
+			pickedBatch = append(pickedBatch, batchOf[i*len(runs)/n])
 		}
-		runs = picked
+		runs, batchOf = picked, pickedBatch
 	}
 	results := make([]runHistory, len(runs))
 	all := make([][]*historypb.HistoryEvent, len(runs))
@@ -210,6 +247,9 @@ func (b *bench) readHistories(ctx context.Context, r *rowRun) error {
 		if err != nil {
 			return err
 		}
+	}
+	for i := range results {
+		results[i].batch = batchOf[i]
 	}
 	r.histories, r.sampled = results, runs
 	// The example run is the one of median duration on the server.
@@ -250,10 +290,13 @@ func writeTimeline(w io.Writer, events []*historypb.HistoryEvent) {
 				detail += fmt.Sprintf(", header %s %d B", strings.Join(keys, ","), proto.Size(a.GetHeader()))
 			}
 			detail += fmt.Sprintf(", event %d B)", proto.Size(e))
-			if detail == names.HookActivity {
+			if acts[e.GetEventId()] == names.HookActivity {
 				var inv hooks.Invocation
 				if converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &inv) == nil {
 					detail += fmt.Sprintf(" %s %s (state at +%.1f ms)", inv.Hook, inv.State.Name, ms(inv.State.Timestamp.Sub(t0)))
+					if inv.AttemptBase > 0 {
+						detail += " moved after its local attempt"
+					}
 				}
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -267,6 +310,7 @@ func writeTimeline(w io.Writer, events []*historypb.HistoryEvent) {
 			if isLocalHook(e.GetMarkerRecordedEventAttributes(), converter.GetDefaultDataConverter()) {
 				detail = names.HookActivity + " (local activity)"
 			}
+			detail += fmt.Sprintf(" (event %d B)", proto.Size(e))
 		case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			detail = fmt.Sprintf("memo, %d bytes", proto.Size(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo()))
 		}

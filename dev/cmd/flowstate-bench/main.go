@@ -6,17 +6,19 @@
 //
 //   - raw: a workflow calling -tasks no-op activities in sequence, with the Temporal SDK alone;
 //   - flowstate, no hooks: the same as a flow calling -tasks tasks;
-//   - flowstate, hooks: the same with no-op hooks on every event of the flow and of each task;
-//   - raw, concurrent and flowstate, concurrent: all tasks started at once (Submit) and awaited.
+//   - flowstate, hooks: the same with no-op hooks on every event of the flow and of each task, in
+//     the default configuration (hooks.ModeAuto) and in hooks.ModeActivity and hooks.ModeLocal;
+//   - raw, concurrent and flowstate, concurrent (with and without hooks, in each mode): all
+//     tasks started at once (Submit) and awaited.
 //
 // It prints a table of throughput, latency, history events, hook calls and hook start latency,
 // CPU and peak RSS per row, with each flowstate row's ratio to its raw row, the history events
-// by type, and the issue's targets checked. -json prints the same as JSON. BENCHMARKS.md at the
-// repository root explains the numbers.
+// by type, and the targets of issue 14 judged round by round. -json prints the same as JSON.
+// BENCHMARKS.md at the repository root explains the numbers.
 //
-//	go run ./cmd/flowstate-bench                  # full size: about a minute on two cores
-//	go run ./cmd/flowstate-bench -small           # CI size: about ten seconds
-//	go run ./cmd/flowstate-bench -flows 200 -concurrency 50 -rounds 4 -json
+//	go run ./dev/cmd/flowstate-bench                  # full size: about three minutes on two cores
+//	go run ./dev/cmd/flowstate-bench -small           # CI size: about half a minute
+//	go run ./dev/cmd/flowstate-bench -rows hooks,concurrent-hooks -rounds 8 -timeline
 package main
 
 import (
@@ -59,7 +61,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	serverConfig := dynamicConfigFlag{}
 	fs.Var(serverConfig, "server-config", "a Temporal dynamic config value for the server, key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=1000")
-	localHooks := fs.Bool("local-hooks", false, "run every hook as a local activity (hooks.ModeLocal): one marker event per hook instead of an activity")
 	noSweeper := fs.Bool("no-sweeper", false, "turn the flowstate worker's crash sweeper off (it runs because the hooks flow has on_crashed hooks)")
 	serverLog := fs.String("server-log", "", "show the Temporal server's logs on stderr at this level: debug, info, warn or error")
 	profileDir := fs.String("cpuprofile-dir", "", "write a CPU profile of each measured batch to this directory, as <row>-r<round>.pprof (the whole process: server, workers and client); merge a row's with go tool pprof -proto")
@@ -92,7 +93,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Rows = strings.Split(*rows, ",")
 	}
 	cfg.NoSweeper = *noSweeper
-	cfg.LocalHooks = *localHooks
 	if len(serverConfig) > 0 {
 		cfg.ServerConfig = serverConfig
 	}

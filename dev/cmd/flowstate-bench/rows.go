@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/flowstate/flowstate/hooks"
 )
 
 // A row is one variant of the workload, measured side by side with the others.
@@ -13,21 +15,38 @@ type rowSpec struct {
 	title string
 	// baseline is the key of the raw row the row's ratios are taken against.
 	baseline string
+	// noHooks is, for a row with hooks, the key of the row of the same shape without them: what
+	// the hooks add to a run's history is measured against it.
+	noHooks string
 	// flowstate tells a flowstate row from a raw one.
 	flowstate bool
 	// concurrent tells the rows whose tasks are started all at once.
 	concurrent bool
-	start      func(b *bench) starter
+	// hooks tells the rows with hooks on every event, and mode how their calls run: ModeDefault
+	// is the default configuration (a worker with no HookDefaults: ModeAuto).
+	hooks bool
+	mode  hooks.Mode
+	start func(b *bench) starter
 }
+
+// target tells whether the issue's targets apply to the row: the rows without hooks and those
+// with hooks in the default configuration. The rows of the explicit modes are measured against
+// the same bars, for comparison.
+func (s rowSpec) target() bool { return s.flowstate && s.mode == hooks.ModeDefault }
 
 // Row keys.
 const (
-	rowRaw           = "raw"
-	rowFlowstate     = "flowstate"
-	rowHooks         = "hooks"
-	rowConcurrent    = "concurrent"
-	rowRawConcurrent = "raw-concurrent"
-	rowCLI           = "cli"
+	rowRaw                     = "raw"
+	rowFlowstate               = "flowstate"
+	rowHooks                   = "hooks"
+	rowHooksActivity           = "hooks-activity"
+	rowHooksLocal              = "hooks-local"
+	rowCLI                     = "cli"
+	rowRawConcurrent           = "raw-concurrent"
+	rowConcurrent              = "concurrent"
+	rowConcurrentHooks         = "concurrent-hooks"
+	rowConcurrentHooksActivity = "concurrent-hooks-activity"
+	rowConcurrentHooksLocal    = "concurrent-hooks-local"
 )
 
 // rowSpecs are every row the benchmark knows, in table order.
@@ -35,23 +54,50 @@ var rowSpecs = []rowSpec{
 	{key: rowRaw, title: "raw", baseline: rowRaw,
 		start: func(b *bench) starter { return startWorkflow(b.c, b.rawQueue, rawWorkflow) }},
 	{key: rowFlowstate, title: "flowstate, no hooks", baseline: rowRaw, flowstate: true,
-		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.noHooks) }},
-	{key: rowHooks, title: "flowstate, hooks", baseline: rowRaw, flowstate: true,
-		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.hooked) }},
+		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.flow(false, false, 0)) }},
+	hookRow(rowHooks, "flowstate, hooks", false, hooks.ModeDefault),
+	hookRow(rowHooksActivity, "flowstate, hooks", false, hooks.ModeActivity),
+	hookRow(rowHooksLocal, "flowstate, hooks", false, hooks.ModeLocal),
 	{key: rowCLI, title: "flowstate, CLI start", baseline: rowRaw, flowstate: true,
-		start: func(b *bench) starter { return startWorkflow(b.c, b.fsQueue, flowNoHooks) }},
+		start: func(b *bench) starter { return startWorkflow(b.c, b.fsQueue, flowName(false, false, 0)) }},
 	{key: rowRawConcurrent, title: "raw, concurrent", baseline: rowRawConcurrent, concurrent: true,
 		start: func(b *bench) starter { return startWorkflow(b.c, b.rawQueue, rawConcurrentWorkflow) }},
 	{key: rowConcurrent, title: "flowstate, concurrent", baseline: rowRawConcurrent, flowstate: true, concurrent: true,
-		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.concurrent) }},
+		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.flow(true, false, 0)) }},
+	hookRow(rowConcurrentHooks, "flowstate, concurrent, hooks", true, hooks.ModeDefault),
+	hookRow(rowConcurrentHooksActivity, "flowstate, concurrent, hooks", true, hooks.ModeActivity),
+	hookRow(rowConcurrentHooksLocal, "flowstate, concurrent, hooks", true, hooks.ModeLocal),
 }
 
-// DefaultRows are the rows measured when -rows is not given: the four rows of the issue, and
-// raw concurrent, the baseline of flowstate concurrent.
-var DefaultRows = []string{rowRaw, rowFlowstate, rowHooks, rowRawConcurrent, rowConcurrent}
+// hookRow is the spec of a row with no-op hooks on every event of the flow and its tasks, run in
+// mode (ModeDefault: the default configuration).
+func hookRow(key, title string, concurrent bool, mode hooks.Mode) rowSpec {
+	s := rowSpec{key: key, title: title + " (" + modeLabel(mode) + ")", baseline: rowRaw, noHooks: rowFlowstate,
+		flowstate: true, concurrent: concurrent, hooks: true, mode: mode,
+		start: func(b *bench) starter { return startFlow(b.c, b.fsQueue, b.defs.flow(concurrent, true, mode)) }}
+	if concurrent {
+		s.baseline, s.noHooks = rowRawConcurrent, rowConcurrent
+	}
+	return s
+}
+
+// modeLabel names a hook mode in row titles: "default" is the default configuration, ModeAuto.
+func modeLabel(m hooks.Mode) string {
+	if m == hooks.ModeDefault {
+		return "default: auto"
+	}
+	return m.String()
+}
+
+// DefaultRows are the rows measured when -rows is not given: every row but cli.
+var DefaultRows = []string{
+	rowRaw, rowFlowstate, rowHooks, rowHooksActivity, rowHooksLocal,
+	rowRawConcurrent, rowConcurrent, rowConcurrentHooks, rowConcurrentHooksActivity, rowConcurrentHooksLocal,
+}
 
 // selectRows returns the specs of the rows named in keys, in table order. A flowstate row whose
-// raw baseline is not selected is compared with raw, which is always measured.
+// raw baseline is not selected is compared with raw, which is always measured; a row with hooks
+// whose row without hooks is not selected has that row measured too.
 func selectRows(keys []string) ([]rowSpec, error) {
 	want := map[string]bool{rowRaw: true}
 	for _, k := range keys {
@@ -59,10 +105,14 @@ func selectRows(keys []string) ([]rowSpec, error) {
 		if k == "" {
 			continue
 		}
-		if _, ok := specByKey(k); !ok {
+		s, ok := specByKey(k)
+		if !ok {
 			return nil, fmt.Errorf("unknown row %q (rows: %s)", k, strings.Join(allRowKeys(), ", "))
 		}
 		want[k] = true
+		if s.noHooks != "" {
+			want[s.noHooks] = true
+		}
 	}
 	var out []rowSpec
 	for _, s := range rowSpecs {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -33,16 +33,12 @@ type Input struct {
 	Tasks int `json:"tasks"`
 }
 
-// Workflow and activity type names.
+// Workflow and activity type names. The flowstate flows and tasks are named by flowName and
+// taskName.
 const (
 	rawWorkflow           = "bench.raw"
 	rawConcurrentWorkflow = "bench.raw-concurrent"
 	rawActivity           = "bench.raw-noop"
-	flowNoHooks           = "bench.flow"
-	flowHooks             = "bench.flow-hooks"
-	flowConcurrent        = "bench.flow-concurrent"
-	taskNoop              = "bench.noop"
-	taskHooked            = "bench.noop-hooked"
 )
 
 // noop is the body of every activity and task: it does nothing, so what is measured is the
@@ -90,90 +86,150 @@ func registerRaw(w sdkworker.Registry) {
 	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: rawActivity})
 }
 
-// flowstateDefs are the flowstate side of the workload: three flows and two tasks on one worker.
+// hookModes are the hook modes the benchmark runs flows in: ModeDefault is the default
+// configuration (hooks without options, a worker without HookDefaults: ModeAuto).
+var hookModes = []hooks.Mode{hooks.ModeDefault, hooks.ModeActivity, hooks.ModeLocal}
+
+// flowName is the workflow type of a bench flow: sequential or concurrent, with no-op hooks on
+// every event in mode, or without hooks.
+func flowName(concurrent, hooked bool, mode hooks.Mode) string {
+	name := "bench.flow"
+	if concurrent {
+		name += "-concurrent"
+	}
+	if hooked {
+		name += "-hooks" + modeSuffix(mode)
+	}
+	return name
+}
+
+// taskName is the activity type of a bench task, with no-op hooks on every event in mode, or
+// without hooks.
+func taskName(hooked bool, mode hooks.Mode) string {
+	if !hooked {
+		return "bench.noop"
+	}
+	return "bench.noop-hooked" + modeSuffix(mode)
+}
+
+func modeSuffix(m hooks.Mode) string {
+	if m == hooks.ModeDefault {
+		return ""
+	}
+	return "-" + m.String()
+}
+
+// flowstateDefs are the flowstate side of the workload: a flow without hooks and one with hooks
+// in each mode, sequential and concurrent, and their tasks, on one worker.
 type flowstateDefs struct {
-	noHooks    *adapter.Flow[Input, int]
-	hooked     *adapter.Flow[Input, int]
-	concurrent *adapter.Flow[Input, int]
-	task       *adapter.Task[int, int]
-	hookedTask *adapter.Task[int, int]
-	// hookCalls counts the calls of the no-op hooks, as the hooks themselves saw them.
-	hookCalls atomic.Int64
-	// entries are, per hook call, the time from the state change (its timestamp, workflow
-	// time) to the hook function starting, as the hook measured it.
+	flows map[string]*adapter.Flow[Input, int]
+	tasks map[string]*adapter.Task[int, int]
+	// mu guards what the no-op hooks saw since the last takeHookRuns: per hook call (its
+	// idempotency key) how many times it ran, and per run the time from the state change (its
+	// timestamp, workflow time) to the hook function starting.
 	mu      sync.Mutex
+	runs    map[string]int
 	entries []time.Duration
 }
 
-// entered records a hook call that started now, for a state entered at stateTime.
-func (d *flowstateDefs) entered(stateTime time.Time) {
-	d.hookCalls.Add(1)
+// entered records a run of the hook call key that started now, for a state entered at stateTime.
+func (d *flowstateDefs) entered(key string, stateTime time.Time) {
 	lat := time.Since(stateTime)
 	d.mu.Lock()
+	if d.runs == nil {
+		d.runs = map[string]int{}
+	}
+	d.runs[key]++
 	d.entries = append(d.entries, lat)
 	d.mu.Unlock()
 }
 
-// takeEntries returns the hook start times recorded since the last call.
-func (d *flowstateDefs) takeEntries() []time.Duration {
+// hookRuns is what the no-op hooks saw of one batch.
+type hookRuns struct {
+	// calls counts the hook calls that ran (their idempotency keys), attempts their runs: more
+	// than calls when a call's local attempt ran again because its workflow task failed or timed
+	// out on an overloaded machine.
+	calls, attempts int64
+	// entries are the hooks' start latencies.
+	entries []time.Duration
+}
+
+// takeHookRuns returns what the hooks saw since the last call.
+func (d *flowstateDefs) takeHookRuns() hookRuns {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e := d.entries
-	d.entries = nil
-	return e
+	h := hookRuns{calls: int64(len(d.runs)), entries: d.entries}
+	for _, n := range d.runs {
+		h.attempts += int64(n)
+	}
+	d.runs, d.entries = nil, nil
+	return h
 }
 
 func newFlowstateDefs() *flowstateDefs {
-	d := &flowstateDefs{}
-	d.task = adapter.NewTask(taskNoop, noop)
+	d := &flowstateDefs{flows: map[string]*adapter.Flow[Input, int]{}, tasks: map[string]*adapter.Task[int, int]{}}
 
 	// No-op hooks on every event of the flow and of each task. Only on_running and on_completion
 	// fire in a run that succeeds; the others are attached as a user attaching "all hooks" would,
 	// and on_crashed on the flow starts the crash sweeper of the task queue, as it would for them.
-	flowHook := func(e hooks.Event) []hooks.FlowHook {
-		return []hooks.FlowHook{hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
-			d.entered(c.State.Timestamp)
+	// Every mode shares the hook definitions; the explicit modes attach them with options.
+	flowHooks := map[hooks.Event]hooks.FlowHook{}
+	taskHooks := map[hooks.Event]hooks.TaskHook{}
+	for _, e := range hooks.Events {
+		flowHooks[e] = hooks.NewFlowHook("bench.flow."+string(e), func(_ context.Context, c hooks.FlowCall) error {
+			d.entered(c.Hook.IdempotencyKey, c.State.Timestamp)
 			return nil
-		})}
-	}
-	taskHook := func(e hooks.Event) []hooks.TaskHook {
-		return []hooks.TaskHook{hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
-			d.entered(c.State.Timestamp)
+		})
+		taskHooks[e] = hooks.NewTaskHook("bench.task."+string(e), func(_ context.Context, c hooks.TaskCall) error {
+			d.entered(c.Hook.IdempotencyKey, c.State.Timestamp)
 			return nil
-		})}
+		})
 	}
-	d.hookedTask = adapter.NewTask(taskHooked, noop, adapter.TaskOptions{
-		OnRunning:      taskHook(hooks.OnRunning),
-		OnCompletion:   taskHook(hooks.OnCompletion),
-		OnFailure:      taskHook(hooks.OnFailure),
-		OnCancellation: taskHook(hooks.OnCancellation),
-		OnCrashed:      taskHook(hooks.OnCrashed),
-	})
+	flowHook := func(e hooks.Event, m hooks.Mode) []hooks.FlowHook {
+		if m == hooks.ModeDefault {
+			return []hooks.FlowHook{flowHooks[e]}
+		}
+		return []hooks.FlowHook{flowHooks[e].WithOptions(hooks.Options{Mode: m})}
+	}
+	taskHook := func(e hooks.Event, m hooks.Mode) []hooks.TaskHook {
+		if m == hooks.ModeDefault {
+			return []hooks.TaskHook{taskHooks[e]}
+		}
+		return []hooks.TaskHook{taskHooks[e].WithOptions(hooks.Options{Mode: m})}
+	}
 
-	d.noHooks = adapter.NewFlow(flowNoHooks, sequential(d.task))
-	d.hooked = adapter.NewFlow(flowHooks, sequential(d.hookedTask), adapter.FlowOptions{
-		OnRunning:      flowHook(hooks.OnRunning),
-		OnCompletion:   flowHook(hooks.OnCompletion),
-		OnFailure:      flowHook(hooks.OnFailure),
-		OnCancellation: flowHook(hooks.OnCancellation),
-		OnCrashed:      flowHook(hooks.OnCrashed),
-	})
-	d.concurrent = adapter.NewFlow(flowConcurrent, func(ctx workflow.Context, in Input) (int, error) {
-		futures := make([]*adapter.Future[int], in.Tasks)
-		for i := range in.Tasks {
-			futures[i] = d.task.Submit(ctx, i)
-		}
-		sum := 0
-		for _, f := range futures {
-			out, err := f.Get(ctx)
-			if err != nil {
-				return 0, err
-			}
-			sum += out
-		}
-		return sum, nil
-	})
+	plain := adapter.NewTask(taskName(false, 0), noop)
+	d.tasks[plain.Name()] = plain
+	d.addFlows(false, 0, plain, adapter.FlowOptions{})
+	for _, m := range hookModes {
+		task := adapter.NewTask(taskName(true, m), noop, adapter.TaskOptions{
+			OnRunning:      taskHook(hooks.OnRunning, m),
+			OnCompletion:   taskHook(hooks.OnCompletion, m),
+			OnFailure:      taskHook(hooks.OnFailure, m),
+			OnCancellation: taskHook(hooks.OnCancellation, m),
+			OnCrashed:      taskHook(hooks.OnCrashed, m),
+		})
+		d.tasks[task.Name()] = task
+		d.addFlows(true, m, task, adapter.FlowOptions{
+			OnRunning:      flowHook(hooks.OnRunning, m),
+			OnCompletion:   flowHook(hooks.OnCompletion, m),
+			OnFailure:      flowHook(hooks.OnFailure, m),
+			OnCancellation: flowHook(hooks.OnCancellation, m),
+			OnCrashed:      flowHook(hooks.OnCrashed, m),
+		})
+	}
 	return d
+}
+
+// addFlows defines the sequential and the concurrent flow calling task.
+func (d *flowstateDefs) addFlows(hooked bool, m hooks.Mode, task *adapter.Task[int, int], opts adapter.FlowOptions) {
+	d.flows[flowName(false, hooked, m)] = adapter.NewFlow(flowName(false, hooked, m), sequential(task), opts)
+	d.flows[flowName(true, hooked, m)] = adapter.NewFlow(flowName(true, hooked, m), concurrent(task), opts)
+}
+
+// flow returns the flow of a row.
+func (d *flowstateDefs) flow(concurrent, hooked bool, m hooks.Mode) *adapter.Flow[Input, int] {
+	return d.flows[flowName(concurrent, hooked, m)]
 }
 
 // sequential returns a flow body that runs in.Tasks calls of task one after another.
@@ -191,12 +247,48 @@ func sequential(task *adapter.Task[int, int]) func(workflow.Context, Input) (int
 	}
 }
 
-func (d *flowstateDefs) flows() []adapter.AnyFlow {
-	return []adapter.AnyFlow{d.noHooks, d.hooked, d.concurrent}
+// concurrent returns a flow body that submits in.Tasks calls of task at once and awaits them.
+func concurrent(task *adapter.Task[int, int]) func(workflow.Context, Input) (int, error) {
+	return func(ctx workflow.Context, in Input) (int, error) {
+		futures := make([]*adapter.Future[int], in.Tasks)
+		for i := range in.Tasks {
+			futures[i] = task.Submit(ctx, i)
+		}
+		sum := 0
+		for _, f := range futures {
+			out, err := f.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			sum += out
+		}
+		return sum, nil
+	}
 }
 
-func (d *flowstateDefs) tasks() []adapter.AnyTask {
-	return []adapter.AnyTask{d.task, d.hookedTask}
+func (d *flowstateDefs) flowList() []adapter.AnyFlow {
+	out := make([]adapter.AnyFlow, 0, len(d.flows))
+	for _, k := range sortedKeys(d.flows) {
+		out = append(out, d.flows[k])
+	}
+	return out
+}
+
+func (d *flowstateDefs) taskList() []adapter.AnyTask {
+	out := make([]adapter.AnyTask, 0, len(d.tasks))
+	for _, k := range sortedKeys(d.tasks) {
+		out = append(out, d.tasks[k])
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // started is one run the benchmark started and waits for.
@@ -237,6 +329,15 @@ func waitClosed(ctx context.Context, c client.Client, namespace string, run star
 		case err != nil && (expired || isCancel(err)):
 			token = nil
 			continue
+		case err != nil && isTransient(err):
+			// "Workflow is busy" and the like: the server sheds load on a loaded machine.
+			token = nil
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
 		case err != nil:
 			return fmt.Errorf("waiting for %s: %w", run.id, err)
 		}
@@ -272,6 +373,21 @@ func isCancel(err error) bool {
 		return true
 	}
 	return strings.Contains(err.Error(), "RST_STREAM with error code: CANCEL")
+}
+
+// isTransient reports whether err is one the server returns when it is overloaded, which a
+// retry may not meet: resource exhausted (a busy workflow) or unavailable.
+func isTransient(err error) bool {
+	var exhausted *serviceerror.ResourceExhausted
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &exhausted) || errors.As(err, &unavailable) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.ResourceExhausted, codes.Unavailable:
+		return true
+	}
+	return false
 }
 
 // startWorkflow starts a plain workflow type from the SDK client, as raw Temporal users do (and

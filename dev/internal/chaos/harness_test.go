@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/flowstate/flowstate/activities"
 	"github.com/flowstate/flowstate/adapter"
 	"github.com/flowstate/flowstate/dev/internal/chaos/chaosflows"
 	"github.com/flowstate/flowstate/dev/internal/temporalcli"
@@ -276,4 +277,55 @@ func lastState(t *testing.T, h hooks.History, run string) hooks.State {
 	states := h.States(run)
 	require.NotEmpty(t, states, "no states for %s in:\n%s", run, h.Timeline())
 	return states[len(states)-1]
+}
+
+// hookCommands is what a run's Temporal history shows of its hook calls.
+type hookCommands struct {
+	// local and localFailed count the flowstate.hook local activity markers, those of a
+	// successful attempt and of a failed one.
+	local, localFailed int
+	// activities counts the flowstate.hook activities; moved those that went on with a call
+	// after its local attempt (ModeAuto), their Invocation.AttemptBase set.
+	activities, moved int
+}
+
+func (h hookCommands) String() string {
+	return fmt.Sprintf("%d local (%d failed), %d activities (%d moved)", h.local+h.localFailed, h.localFailed, h.activities, h.moved)
+}
+
+// hookCommands reads the hook calls from the latest run of id's Temporal history.
+func (e *env) hookCommands(id string) hookCommands {
+	e.t.Helper()
+	dc := converter.GetDefaultDataConverter()
+	var out hookCommands
+	it := e.c.GetWorkflowHistory(e.t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(e.t, err)
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			m := ev.GetMarkerRecordedEventAttributes()
+			var data struct{ ActivityType string }
+			if m.GetMarkerName() != "LocalActivity" || dc.FromPayloads(m.GetDetails()["data"], &data) != nil || data.ActivityType != activities.HookActivity {
+				continue
+			}
+			if m.GetFailure() != nil {
+				out.localFailed++
+			} else {
+				out.local++
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			a := ev.GetActivityTaskScheduledEventAttributes()
+			if a.GetActivityType().GetName() != activities.HookActivity {
+				continue
+			}
+			out.activities++
+			var inv hooks.Invocation
+			require.NoError(e.t, dc.FromPayloads(a.GetInput(), &inv))
+			if inv.AttemptBase > 0 {
+				out.moved++
+			}
+		}
+	}
+	return out
 }

@@ -109,8 +109,8 @@ var (
 		},
 	}
 	killMidHook = scenario{
-		name:     "3. SIGKILL mid-hook (on_completion)",
-		expected: "the hook runs again on the new worker; its effect happens once (idempotency key)",
+		name:     "3. SIGKILL mid-hook (on_completion, ModeAuto's local attempt)",
+		expected: "the hook's local attempt dies with its worker; the new worker runs it again, locally; its effect happens once (idempotency key)",
 		expect:   map[string]int{flowCompletion: 1},
 		run: func(t *testing.T, e *env, r *row, id string) {
 			a := e.startWorker()
@@ -127,16 +127,85 @@ var (
 			require.Len(t, results, 1, h.Timeline())
 			require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
 
-			// The call's attempts: the first made the effect on the killed worker, a later one
-			// ran on the new worker and found the effect made.
+			// The call's attempts: the first made the effect on the killed worker, as a local
+			// activity (the default mode's first attempt), and a later one ran on the new worker
+			// and found the effect made.
 			attempts := e.attempts(id)[results[0].Key]
 			require.GreaterOrEqual(t, len(attempts), 2, "attempts of %s: %+v", results[0].Key, attempts)
 			require.Equal(t, a.PID, attempts[0].PID)
+			require.True(t, attempts[0].Local, "the killed attempt must be ModeAuto's local attempt: %+v", attempts[0])
 			require.False(t, attempts[0].Duplicate)
 			last := attempts[len(attempts)-1]
 			require.Equal(t, b.PID, last.PID)
 			require.True(t, last.Duplicate, "the retried call must find its effect made")
-			r.observe("%d attempts of one call (pids %d, %d), 1 effect, flow %s", len(attempts), a.PID, b.PID, h.State.Name)
+			// The killed worker's workflow task recorded nothing: the new worker's replay ran the
+			// local attempt again and recorded it, one marker.
+			cmds := e.hookCommands(id)
+			require.Equal(t, hookCommands{local: 1}, cmds, "hook commands in the run's history")
+			r.observe("%d attempts of one call (pids %d local, %d local=%t), 1 effect; history: %s; flow %s",
+				len(attempts), a.PID, b.PID, last.Local, cmds, h.State.Name)
+		},
+	}
+	moveToActivity = scenario{
+		name:     "3b. ModeAuto hook whose local attempt fails",
+		expected: "the call waits as a retry would and moves to an activity, attempt 2; its effect happens once",
+		expect:   map[string]int{flowCompletion: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeQuick, FailHookOnce: flowCompletion})
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			h := e.history(id)
+			results := h.Hooks()
+			require.Len(t, results, 1, h.Timeline())
+			require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
+
+			attempts := e.attempts(id)[results[0].Key]
+			require.Len(t, attempts, 2, "attempts of %s: %+v", results[0].Key, attempts)
+			first, second := attempts[0], attempts[1]
+			require.True(t, first.Attempt == 1 && first.Local && first.Failed && first.PID == a.PID, "attempt 1: local, failed: %+v", first)
+			require.True(t, second.Attempt == 2 && !second.Local && !second.Failed && !second.Duplicate && second.PID == a.PID,
+				"attempt 2: an activity that makes the effect: %+v", second)
+			require.GreaterOrEqual(t, attempts[1].At.Sub(attempts[0].At), 900*time.Millisecond, "the move waits the retry policy's first interval (1 s)")
+			cmds := e.hookCommands(id)
+			require.Equal(t, hookCommands{localFailed: 1, activities: 1, moved: 1}, cmds, "hook commands in the run's history")
+			r.observe("attempt 1 local, failed; attempt 2 an activity %s later, 1 effect; history: %s",
+				attempts[1].At.Sub(attempts[0].At).Round(10*time.Millisecond), cmds)
+		},
+	}
+	killAfterMove = scenario{
+		name:     "3c. SIGKILL mid-hook after its move to an activity",
+		expected: "the local attempt fails, the activity attempt dies with its worker; the activity is retried on the new worker; its effect happens once",
+		expect:   map[string]int{flowCompletion: 1},
+		run: func(t *testing.T, e *env, r *row, id string) {
+			a := e.startWorker()
+			e.startFlow(id, chaosflows.Input{Mode: chaosflows.ModeQuick, FailHookOnce: flowCompletion, BlockHook: flowCompletion})
+			e.waitMarker(id, chaosflows.HookBlocked)
+			a.Kill()
+			b := e.startWorker()
+			status, err := e.waitClosed(id)
+			require.NoError(t, err)
+			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+			h := e.history(id)
+			results := h.Hooks()
+			require.Len(t, results, 1, h.Timeline())
+			require.Equal(t, hooks.HookCompleted, results[0].Status, h.Timeline())
+
+			attempts := e.attempts(id)[results[0].Key]
+			require.GreaterOrEqual(t, len(attempts), 3, "attempts of %s: %+v", results[0].Key, attempts)
+			require.True(t, attempts[0].Local && attempts[0].Failed && attempts[0].PID == a.PID, "attempt 1: local, failed, on the first worker: %+v", attempts[0])
+			require.True(t, !attempts[1].Local && !attempts[1].Duplicate && attempts[1].PID == a.PID && attempts[1].Attempt == 2,
+				"attempt 2: an activity that made the effect on the first worker: %+v", attempts[1])
+			last := attempts[len(attempts)-1]
+			require.Equal(t, b.PID, last.PID)
+			require.False(t, last.Local, "the retry of an activity is an activity")
+			require.True(t, last.Duplicate, "the retried call must find its effect made")
+			require.Greater(t, last.Attempt, 2, "the activity's retry goes on counting")
+			cmds := e.hookCommands(id)
+			require.Equal(t, hookCommands{localFailed: 1, activities: 1, moved: 1}, cmds, "hook commands in the run's history")
+			r.observe("%d attempts (local failed, activity on pid %d killed, attempt %d on pid %d), 1 effect; history: %s",
+				len(attempts), a.PID, last.Attempt, b.PID, cmds)
 		},
 	}
 	terminate = scenario{
@@ -312,7 +381,7 @@ func playAll(t *testing.T, list ...scenario) {
 }
 
 func TestScenarios(t *testing.T) {
-	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, executionTimeout, cancel, cancelIgnored, panicFlow, panicTask, terminateAllDown)
+	playAll(t, killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, moveToActivity, killAfterMove, terminate, executionTimeout, cancel, cancelIgnored, panicFlow, panicTask, terminateAllDown)
 	t.Run("8. SEED example 2 (crashcleanup)", func(t *testing.T) {
 		t.Parallel()
 		r := newRow(t, "8. SEED example 2 end to end", "job recorded on the run, task panics, on_crashed deletes the job")

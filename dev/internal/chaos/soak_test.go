@@ -57,7 +57,7 @@ func TestSoak(t *testing.T) {
 		require.NoError(t, err, "%s=%q", SoakEnv, v)
 		require.Positive(t, n, "%s=%q", SoakEnv, v)
 	}
-	scenarios := []scenario{killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, terminate, terminateAllDown, terminateAfterKills, killMidCrashHook, killSweeperWorker}
+	scenarios := []scenario{killMidTask, killMidTaskRetry, killMidTaskRetryRunning, killMidHook, moveToActivity, killAfterMove, terminate, terminateAllDown, terminateAfterKills, killMidCrashHook, killSweeperWorker}
 	soakMu.Lock()
 	soakRounds = n
 	for _, sc := range scenarios {

@@ -35,7 +35,8 @@ type Effect struct {
 	Data map[string]json.RawMessage `json:"data,omitempty"`
 	// Attempt is the attempt of the hook call that made the effect.
 	Attempt int `json:"attempt"`
-	// Local is set when the hook call ran as a local activity.
+	// Local is set when that attempt ran as a local activity (a ModeAuto call's first attempt,
+	// or a ModeLocal call).
 	Local bool `json:"local,omitempty"`
 	// PID is the worker process that made the effect.
 	PID int       `json:"pid"`
@@ -52,8 +53,12 @@ type Attempt struct {
 	Attempt    int       `json:"attempt"`
 	PID        int       `json:"pid"`
 	At         time.Time `json:"at"`
+	// Local is set when the attempt ran as a local activity.
+	Local bool `json:"local,omitempty"`
 	// Duplicate is set when the effect of the key existed already: the attempt left no new one.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Failed is set when the attempt failed on purpose before making the effect.
+	Failed bool `json:"failed,omitempty"`
 }
 
 const (
@@ -96,8 +101,20 @@ func Record(dir string, e Effect) error {
 	}
 	return appendAttempt(dir, Attempt{
 		Hook: e.Hook, Event: e.Event, Key: e.Key, WorkflowID: e.WorkflowID,
-		Attempt: e.Attempt, PID: e.PID, At: e.At, Duplicate: dup,
+		Attempt: e.Attempt, PID: e.PID, At: e.At, Local: e.Local, Duplicate: dup,
 	})
+}
+
+// RecordFailure appends an attempt that failed without making its effect to the attempts log.
+func RecordFailure(dir string, a Attempt) error {
+	if dir == "" {
+		return errors.New("chaos: no effects directory (set " + EnvDir + ")")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	a.Failed = true
+	return appendAttempt(dir, a)
 }
 
 // appendAttempt appends one line to the attempts log with a single write, which O_APPEND keeps
@@ -177,6 +194,8 @@ const (
 	HookBlocked Marker = "hook-blocked"
 	// TaskReturned: the task that ignores its cancellation returned, after it.
 	TaskReturned Marker = "task-returned"
+	// HookFailed: the hook named by Input.FailHookOnce failed its first attempt.
+	HookFailed Marker = "hook-failed"
 )
 
 // MarkerPath returns the file of marker m for the flow run with workflow ID workflowID.

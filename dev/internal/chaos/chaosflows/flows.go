@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -89,6 +90,9 @@ type Input struct {
 	// BlockHook names a flow hook that, once it made its effect, blocks the first time it is
 	// called for the run (until the test kills its worker), marking HookBlocked.
 	BlockHook string `json:"block_hook,omitempty"`
+	// FailHookOnce names a flow hook whose first attempt for the run fails, before its effect,
+	// marking HookFailed: a ModeAuto call then moves from its local attempt to an activity.
+	FailHookOnce string `json:"fail_hook_once,omitempty"`
 }
 
 // Panic messages.
@@ -249,26 +253,41 @@ func Tasks() []adapter.AnyTask {
 	return []adapter.AnyTask{BlockTask, BlockRetryTask, BlockRetryRunningTask, QuickTask, PanicTask, IgnoreCancelTask, Book, crashcleanup.CreateJob, crashcleanup.TaskThatCrashes}
 }
 
+// hookOptions leave Mode to the default, ModeAuto: a call's first attempt runs as a local
+// activity and moves to an activity when it fails.
 var hookOptions = hooks.Options{HeartbeatTimeout: HeartbeatTimeout}
 
 func flowHook(name string) hooks.FlowHook {
 	return hooks.NewFlowHook(name, func(ctx context.Context, c hooks.FlowCall) error {
-		e := Effect{
-			Hook: name, Event: string(c.Hook.Event), Key: c.Hook.IdempotencyKey,
-			WorkflowID: c.Run.ID, RunID: c.Run.RunID, State: c.State.Name, Message: c.State.Message,
-			Data: c.Run.Data, Attempt: c.Hook.Attempt, PID: os.Getpid(), At: time.Now(),
-		}
-		if err := Record(Dir(), e); err != nil {
-			return err
-		}
 		var in Input
 		if err := json.Unmarshal(c.Run.Parameters, &in); err != nil {
 			return fmt.Errorf("chaos: decoding the run's input: %w", err)
 		}
+		local := activity.GetInfo(ctx).IsLocalActivity
+		if in.FailHookOnce == name && !Marked(Dir(), c.Run.ID, HookFailed) {
+			if err := Mark(Dir(), c.Run.ID, HookFailed, fmt.Sprintf("pid %d attempt %d local %t", os.Getpid(), c.Hook.Attempt, local)); err != nil {
+				return err
+			}
+			if err := RecordFailure(Dir(), Attempt{
+				Hook: name, Event: string(c.Hook.Event), Key: c.Hook.IdempotencyKey, WorkflowID: c.Run.ID,
+				Attempt: c.Hook.Attempt, PID: os.Getpid(), At: time.Now(), Local: local,
+			}); err != nil {
+				return err
+			}
+			return fmt.Errorf("chaos: %s fails its first attempt on purpose", name)
+		}
+		e := Effect{
+			Hook: name, Event: string(c.Hook.Event), Key: c.Hook.IdempotencyKey,
+			WorkflowID: c.Run.ID, RunID: c.Run.RunID, State: c.State.Name, Message: c.State.Message,
+			Data: c.Run.Data, Attempt: c.Hook.Attempt, Local: local, PID: os.Getpid(), At: time.Now(),
+		}
+		if err := Record(Dir(), e); err != nil {
+			return err
+		}
 		if in.BlockHook != name || Marked(Dir(), c.Run.ID, HookBlocked) {
 			return nil
 		}
-		if err := Mark(Dir(), c.Run.ID, HookBlocked, fmt.Sprintf("pid %d attempt %d", os.Getpid(), c.Hook.Attempt)); err != nil {
+		if err := Mark(Dir(), c.Run.ID, HookBlocked, fmt.Sprintf("pid %d attempt %d local %t", os.Getpid(), c.Hook.Attempt, local)); err != nil {
 			return err
 		}
 		select {
@@ -286,7 +305,7 @@ func taskHook(name string) hooks.TaskHook {
 			Hook: name, Event: string(c.Hook.Event), Key: c.Hook.IdempotencyKey,
 			WorkflowID: c.Run.FlowRunID, RunID: c.Run.FlowRunRunID, TaskRun: c.Run.ID,
 			State: c.State.Name, Message: c.State.Message,
-			Attempt: c.Hook.Attempt, PID: os.Getpid(), At: time.Now(),
+			Attempt: c.Hook.Attempt, Local: activity.GetInfo(ctx).IsLocalActivity, PID: os.Getpid(), At: time.Now(),
 		})
 	}, hookOptions)
 }
