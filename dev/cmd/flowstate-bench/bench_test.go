@@ -37,7 +37,7 @@ func TestBenchSmall(t *testing.T) {
 		}
 	}
 	require.Contains(t, out, "history events per flow, by type")
-	require.Contains(t, out, "targets (issue 14)")
+	require.Contains(t, out, "targets, judged round by round")
 }
 
 // TestBenchReport checks the report of a tiny run: every row, throughput, and what the history

@@ -13,7 +13,7 @@
 //
 // It prints a table of throughput, latency, history events, hook calls and hook start latency,
 // CPU and peak RSS per row, with each flowstate row's ratio to its raw row, the history events
-// by type, and the targets of issue 14 judged round by round. -json prints the same as JSON.
+// by type, and flowstate's performance targets judged round by round. -json prints the same as JSON.
 // BENCHMARKS.md at the repository root explains the numbers.
 //
 //	go run ./dev/cmd/flowstate-bench                  # full size: about three minutes on two cores

@@ -587,7 +587,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 
 	if len(rep.Targets) > 0 {
-		fmt.Fprintf(w, "\ntargets (issue 14), judged round by round: MET when the mean over the rounds, 2 standard errors to the unfavourable side, clears the bar; MISSED when it misses it 2 s.e. to the favourable side; else UNSURE. \"goal\": the issue's targets (no hooks, and hooks in the default configuration); \"info\": the explicit modes, held to the same bars.\n")
+		fmt.Fprintf(w, "\ntargets, judged round by round: MET when the mean over the rounds, 2 standard errors to the unfavourable side, clears the bar; MISSED when it misses it 2 s.e. to the favourable side; else UNSURE. \"goal\": flowstate's performance targets (no hooks, and hooks in the default configuration); \"info\": the explicit modes, held to the same bars.\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, t := range rep.Targets {
 			kind := "info"
