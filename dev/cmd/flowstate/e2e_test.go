@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowstate/flowstate/dev/internal/temporalcli"
+	"github.com/flowstate/flowstate/dev/internal/workerproc"
 )
 
 var (
@@ -241,7 +242,7 @@ func TestDevNoExamples(t *testing.T) {
 	w := exec.CommandContext(ctx, flowstateBin(t), "worker")
 	w.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+d.addr, "TEMPORAL_NAMESPACE=default", "FLOWSTATE_LOG_LEVEL=",
 		"FLOWSTATE_EXAMPLES_DIR="+t.TempDir())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr workerproc.Buffer
 	w.Stdout, w.Stderr = &stdout, &stderr
 	require.NoError(t, w.Start())
 	exited := make(chan error, 1)

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowstate/flowstate/dev/internal/temporalcli"
+	"github.com/flowstate/flowstate/dev/internal/workerproc"
 )
 
 // readmeBlock is a fenced block of README.md.
@@ -132,30 +131,12 @@ func readOnly(body string) bool {
 	return true
 }
 
-// lockedBuffer collects a background process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // background is a block that keeps running (flowstate dev, a worker) until the test stops it with
 // Ctrl-C, as a reader would.
 type background struct {
 	line   int
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *workerproc.Buffer
 	exited chan struct{} // closed when the process has exited, err then set
 	err    error
 }
@@ -326,7 +307,7 @@ func startBackground(t *testing.T, b readmeBlock, script, dir string, env []stri
 	cmd := exec.Command("bash", "-e", "-c", "umask 022\n"+script)
 	cmd.Dir, cmd.Env = dir, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches the whole group
-	out := &lockedBuffer{}
+	out := &workerproc.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	bgp := &background{line: b.line, cmd: cmd, out: out, exited: make(chan struct{})}
