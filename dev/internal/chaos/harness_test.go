@@ -279,6 +279,21 @@ func lastState(t *testing.T, h hooks.History, run string) hooks.State {
 	return states[len(states)-1]
 }
 
+// completedWithOneHook waits for run id to close, requires it Completed with one hook call that
+// completed, and returns its state history and that call's idempotency key.
+func (e *env) completedWithOneHook(id string) (hooks.History, string) {
+	e.t.Helper()
+	status, err := e.waitClosed(id)
+	require.NoError(e.t, err)
+	require.Equal(e.t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, status)
+	h := e.history(id)
+	require.Equal(e.t, hooks.Completed, h.State.Type, h.Timeline())
+	results := h.Hooks()
+	require.Len(e.t, results, 1, h.Timeline())
+	require.Equal(e.t, hooks.HookCompleted, results[0].Status, h.Timeline())
+	return h, results[0].Key
+}
+
 // hookCommands is what a run's Temporal history shows of its hook calls.
 type hookCommands struct {
 	// local and localFailed count the flowstate.hook local activity markers, those of a
