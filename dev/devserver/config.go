@@ -68,6 +68,11 @@ var devDynamicConfig = map[dynamicconfig.Key]any{
 	// one per namespace, and a second fails with "Max concurrent batch operation is reached"
 	// while the first runs, which a laptop's tests and scripts run into.
 	dynamicconfig.FrontendMaxConcurrentBatchOperationPerNamespace.Key(): 64,
+	// No external payload accounting: a dev server stores every payload in its own database.
+	// When on (the default), the history service walks each new batch of events and writes
+	// every payload list back into the event, which can race with a gRPC response still
+	// encoding the same event; the race detector stops a test on it.
+	dynamicconfig.ExternalPayloadsEnabled.Key(): false,
 }
 
 // ports are the gRPC ports of the four services.
