@@ -245,7 +245,7 @@ func (r *flowRun) NextID(name string) string {
 	return id
 }
 
-// SetData implements flowctx.Run: it records the data, and publishData keeps it in the run's memo
+// SetData implements flowctx.Run: it records the data, and publish keeps it in the run's memo
 // so that it outlives a terminated workflow.
 func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage) error {
 	r.rec.setData(key, value)
@@ -256,24 +256,43 @@ func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage)
 	return nil
 }
 
-// publishData writes the data attached since it last ran to the run's memo, one memo field a key,
-// so that the memo grows by what changed. It runs in a workflow goroutine of its own because
-// signal handlers, where tasks' data arrives, cannot issue commands; it publishes within the
-// workflow task that changed the data.
-func (r *flowRun) publishData(ctx workflow.Context) {
+// publish keeps what the run shows outside its history current, in one workflow goroutine: it
+// writes the data attached since it last ran to the run's memo, one memo field a key, so that the
+// memo grows by what changed, and renders the run's current details (recorder.renderDetails) once
+// the run's other goroutines are blocked — once per workflow task or so, not once per transition.
+//
+// The data goes out from a goroutine because signal handlers, where tasks' data arrives, cannot
+// issue commands; it is published within the workflow task that changed it. The details cost no
+// command: the SDK serves them through a built-in query.
+//
+// One goroutine rather than two because the SDK resumes every blocked workflow goroutine on each
+// pass of each workflow task; the details goroutine of earlier versions issued no command, so
+// folding it into this one leaves the commands of every run, and their order, as they were.
+func (r *flowRun) publish(ctx workflow.Context) {
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 	for {
-		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 }); err != nil {
+		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 || r.rec.detailsDirty }); err != nil {
 			return
 		}
-		fields := make(map[string]any, len(r.dirty))
-		for key := range r.dirty {
-			fields[names.MemoDataPrefix+key] = r.rec.history.Data[key]
+		if len(r.dirty) > 0 {
+			r.publishData(hctx)
 		}
-		r.dirty = nil
-		if err := workflow.UpsertMemo(hctx, fields); err != nil {
-			workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
+		if r.rec.detailsDirty {
+			r.rec.detailsDirty = false
+			workflow.SetCurrentDetails(hctx, r.rec.renderDetails())
 		}
+	}
+}
+
+// publishData writes the data attached since it last ran to the run's memo.
+func (r *flowRun) publishData(hctx workflow.Context) {
+	fields := make(map[string]any, len(r.dirty))
+	for key := range r.dirty {
+		fields[names.MemoDataPrefix+key] = r.rec.history.Data[key]
+	}
+	r.dirty = nil
+	if err := workflow.UpsertMemo(hctx, fields); err != nil {
+		workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
 	}
 }
 
@@ -313,8 +332,7 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 		return nil, err
 	}
 	ctx = flowctx.WithRun(ctx, r)
-	workflow.Go(ctx, r.publishData)
-	workflow.Go(ctx, r.rec.keepDetails)
+	workflow.Go(ctx, r.publish)
 	// Hooks and bookkeeping run on a context that survives cancellation of the workflow.
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 

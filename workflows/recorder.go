@@ -60,7 +60,7 @@ type recorder struct {
 	startedAs string
 	upserted  bool
 	// details, when set, keeps the run's current details up to date; detailsDirty is set when
-	// they changed since keepDetails last rendered them.
+	// they changed since flowRun.publish last rendered them.
 	details      bool
 	detailsDirty bool
 }
@@ -302,26 +302,13 @@ func (r *recorder) upsertState(ctx workflow.Context, st hooks.State) {
 // detailsRows bounds the task runs the current details list.
 const detailsRows = 15
 
-// refreshDetails marks the run's current details for keepDetails to render.
+// refreshDetails marks the run's current details for flowRun.publish to render.
 func (r *recorder) refreshDetails(workflow.Context) {
 	r.detailsDirty = r.details
 }
 
-// keepDetails keeps the run's current details — the Markdown the Temporal Web UI shows in
-// "Current Details" — up to date: it renders them once the run's other goroutines are blocked,
-// so once per workflow task or so, not once per transition. They cost no history: the SDK serves
-// them through a built-in query. It runs in a workflow goroutine of its own.
-func (r *recorder) keepDetails(ctx workflow.Context) {
-	hctx, _ := workflow.NewDisconnectedContext(ctx)
-	for {
-		if err := workflow.Await(hctx, func() bool { return r.detailsDirty }); err != nil {
-			return
-		}
-		r.detailsDirty = false
-		workflow.SetCurrentDetails(hctx, r.renderDetails())
-	}
-}
-
+// renderDetails returns the run's current details: the Markdown the Temporal Web UI shows in
+// "Current Details".
 func (r *recorder) renderDetails() string {
 	var b strings.Builder
 	st := r.history.State
