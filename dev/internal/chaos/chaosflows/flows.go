@@ -44,7 +44,13 @@ func Identity(pid int) string { return fmt.Sprintf("chaosworker-%d", pid) }
 
 // HeartbeatTimeout is the heartbeat timeout of the chaos tasks and hooks: a killed worker is
 // noticed this soon.
-const HeartbeatTimeout = 2 * time.Second
+//
+// The SDK sends an activity's heartbeats at most once per 80% of its heartbeat timeout, counted
+// from the end of the previous heartbeat's RPC, so a live task's heartbeats reach the server
+// 0.2 × HeartbeatTimeout plus two RPC latencies apart from its deadline. At 2 s that margin (400
+// ms) was too thin for the race detector on a busy two-core machine: live tasks were taken for
+// lost now and then. 3 s leaves 600 ms.
+const HeartbeatTimeout = 3 * time.Second
 
 // FlowName is the chaos flow's workflow type.
 const FlowName = "chaos"
@@ -74,13 +80,13 @@ const (
 	// ModePanicTask runs a task that panics.
 	ModePanicTask Mode = "panic-task"
 	// ModeIgnoreCancel runs a task that, once its context is cancelled, goes on for
-	// IgnoreCancelFor (four heartbeat timeouts) before it returns.
+	// IgnoreCancelFor (three heartbeat timeouts) before it returns.
 	ModeIgnoreCancel Mode = "ignore-cancel"
 )
 
 // IgnoreCancelFor is how long the task of ModeIgnoreCancel goes on after its cancellation: long
 // enough that a task that stopped heartbeating when cancelled would be taken for lost.
-const IgnoreCancelFor = 4 * HeartbeatTimeout
+const IgnoreCancelFor = 3 * HeartbeatTimeout
 
 // Input is the chaos flow's input.
 type Input struct {
