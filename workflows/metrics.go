@@ -56,6 +56,9 @@ const (
 // traceState makes a span of a transition, when the worker has a tracer: a child of the
 // workflow's span, made once, not again on replay.
 func (r *recorder) traceState(ctx workflow.Context, kind hooks.Kind, run, name string, st hooks.State) {
+	if r.tracer == nil {
+		return
+	}
 	tags := map[string]string{
 		"flowstate.flow": r.history.Flow, "flowstate.kind": string(kind), "flowstate.run": run,
 		"flowstate.name": name, "flowstate.state": st.Name,
@@ -71,6 +74,9 @@ func (r *recorder) traceState(ctx workflow.Context, kind hooks.Kind, run, name s
 
 // traceHook makes a span of a hook call that ended, when the worker has a tracer.
 func (r *recorder) traceHook(ctx workflow.Context, kind hooks.Kind, run string, res hooks.HookResult, since time.Time, err error) {
+	if r.tracer == nil {
+		return
+	}
 	tags := map[string]string{
 		"flowstate.flow": r.history.Flow, "flowstate.kind": string(kind), "flowstate.run": run,
 		"flowstate.hook": res.Hook, "flowstate.event": string(res.Event), "flowstate.outcome": string(res.Status),
