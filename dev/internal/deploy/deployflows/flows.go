@@ -51,8 +51,9 @@ const SignalGo = "go"
 const QueryStage = "deploy.stage"
 
 // HeartbeatTimeout is the heartbeat timeout of the tasks: a killed worker's attempt fails this
-// soon.
-const HeartbeatTimeout = 2 * time.Second
+// soon. Not less: the SDK sends heartbeats at most once per 80% of the timeout, and a live task
+// must not be taken for lost on a busy machine (see chaosflows.HeartbeatTimeout).
+const HeartbeatTimeout = 3 * time.Second
 
 // Workflow types.
 const (
