@@ -256,31 +256,21 @@ func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage)
 	return nil
 }
 
-// publish keeps what the run shows outside its history current, in one workflow goroutine: it
-// writes the data attached since it last ran to the run's memo, one memo field a key, so that the
-// memo grows by what changed, and renders the run's current details (recorder.renderDetails) once
-// the run's other goroutines are blocked — once per workflow task or so, not once per transition.
+// publish writes the data attached since it last ran to the run's memo, one memo field a key, so
+// that the memo grows by what changed. It runs in a workflow goroutine of its own because signal
+// handlers, where tasks' data arrives, cannot issue commands; it publishes within the workflow
+// task that changed the data.
 //
-// The data goes out from a goroutine because signal handlers, where tasks' data arrives, cannot
-// issue commands; it is published within the workflow task that changed it. The details cost no
-// command: the SDK serves them through a built-in query.
-//
-// One goroutine rather than two because the SDK resumes every blocked workflow goroutine on each
-// pass of each workflow task; the details goroutine of earlier versions issued no command, so
-// folding it into this one leaves the commands of every run, and their order, as they were.
+// (Earlier versions rendered the run's current details in a second goroutine. It issued no
+// command, so rendering them at each transition instead (recorder.refreshDetails) leaves the
+// commands of every run, and their order, as they were.)
 func (r *flowRun) publish(ctx workflow.Context) {
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 	for {
-		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 || r.rec.detailsDirty }); err != nil {
+		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 }); err != nil {
 			return
 		}
-		if len(r.dirty) > 0 {
-			r.publishData(hctx)
-		}
-		if r.rec.detailsDirty {
-			r.rec.detailsDirty = false
-			workflow.SetCurrentDetails(hctx, r.rec.renderDetails())
-		}
+		r.publishData(hctx)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,17 +53,19 @@ type recorder struct {
 	last   map[string]hooks.State
 	counts map[string]int
 	recent []string
-	// hooksOf holds the latest hook outcome of each run, for the current details.
-	hooksOf map[string]hooks.HookResult
+	// hooksOf holds the latest hook outcome of each run, for the current details; rows holds the
+	// details' table row of each run listed, dropped when the run changes; flowHooks the latest
+	// outcomes of the flow's own hook calls, as the details show them.
+	hooksOf   map[string]hooks.HookResult
+	rows      map[string]string
+	flowHooks []string
 	// sa tells whether the FlowState search attribute is kept current; startedAs is the value the
 	// run was started with, if any; upserted is set once the first transition was published.
 	sa        bool
 	startedAs string
 	upserted  bool
-	// details, when set, keeps the run's current details up to date; detailsDirty is set when
-	// they changed since flowRun.publish last rendered them.
-	details      bool
-	detailsDirty bool
+	// details, when set, keeps the run's current details up to date.
+	details bool
 }
 
 func (r *recorder) add(e hooks.Entry) {
@@ -97,6 +100,7 @@ func (r *recorder) runEntry(ctx workflow.Context, kind hooks.Kind, run, name str
 	}
 	r.counts[st.Name]++
 	r.last[run] = st
+	delete(r.rows, run)
 	r.touch(run)
 	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st})
 	r.count(ctx, kind, run, name, st)
@@ -117,7 +121,13 @@ func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name st
 			r.hooksOf = map[string]hooks.HookResult{}
 		}
 		r.hooksOf[run] = *res
+		delete(r.rows, run)
 		r.touch(run)
+	} else if r.details {
+		r.flowHooks = append(r.flowHooks, string(res.Event)+" "+res.Hook+": "+string(res.Status))
+		if n := len(r.flowHooks); n > maxFlowHooksShown {
+			r.flowHooks = slices.Delete(r.flowHooks, 0, n-maxFlowHooksShown)
+		}
 	}
 	recordHookMetrics(ctx, r.history.Flow, *res, now.Sub(inv.State.Timestamp))
 	r.traceHook(ctx, kind, run, *res, inv.State.Timestamp, err)
@@ -302,9 +312,18 @@ func (r *recorder) upsertState(ctx workflow.Context, st hooks.State) {
 // detailsRows bounds the task runs the current details list.
 const detailsRows = 15
 
-// refreshDetails marks the run's current details for flowRun.publish to render.
-func (r *recorder) refreshDetails(workflow.Context) {
-	r.detailsDirty = r.details
+// maxFlowHooksShown bounds the flow hook calls the current details list.
+const maxFlowHooksShown = 5
+
+// refreshDetails renders the run's current details, at once: they cost no command (the SDK serves
+// them through a built-in query), and rendering them is cheap, each listed run's row kept until
+// the run changes. Rendering them in a workflow goroutine of their own, once per workflow task,
+// cost more: the SDK resumes every goroutine of the run once more after one was woken, and it
+// wakes them once per local activity result (each hook call in the default mode).
+func (r *recorder) refreshDetails(ctx workflow.Context) {
+	if r.details {
+		workflow.SetCurrentDetails(ctx, r.renderDetails())
+	}
 }
 
 // renderDetails returns the run's current details: the Markdown the Temporal Web UI shows in
@@ -312,12 +331,19 @@ func (r *recorder) refreshDetails(workflow.Context) {
 func (r *recorder) renderDetails() string {
 	var b strings.Builder
 	st := r.history.State
-	fmt.Fprintf(&b, "**flowstate** flow `%s`: **%s**", r.history.Flow, st.Name)
+	b.WriteString("**flowstate** flow `")
+	b.WriteString(r.history.Flow)
+	b.WriteString("`: **")
+	b.WriteString(st.Name)
+	b.WriteString("**")
 	if st.Attempt > 1 {
-		fmt.Fprintf(&b, " (attempt %d)", st.Attempt)
+		b.WriteString(" (attempt ")
+		b.WriteString(strconv.Itoa(st.Attempt))
+		b.WriteString(")")
 	}
 	if st.Message != "" {
-		fmt.Fprintf(&b, ": %s", mdCell(st.Message))
+		b.WriteString(": ")
+		b.WriteString(mdCell(st.Message))
 	}
 	b.WriteString("\n\n")
 	if len(r.last) > 0 {
@@ -328,45 +354,57 @@ func (r *recorder) renderDetails() string {
 			}
 		}
 		sort.Strings(names)
-		parts := make([]string, 0, len(names))
-		for _, n := range names {
-			parts = append(parts, fmt.Sprintf("%s %d", n, r.counts[n]))
+		b.WriteString(strconv.Itoa(len(r.last)))
+		b.WriteString(" task and subflow runs: ")
+		for i, n := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(n)
+			b.WriteString(" ")
+			b.WriteString(strconv.Itoa(r.counts[n]))
 		}
-		fmt.Fprintf(&b, "%d task and subflow runs: %s\n\n", len(r.last), strings.Join(parts, ", "))
-		b.WriteString("| run | state | attempt | since | last hook |\n| --- | --- | --- | --- | --- |\n")
+		b.WriteString("\n\n| run | state | attempt | since | last hook |\n| --- | --- | --- | --- | --- |\n")
 		if len(r.last) > len(r.recent) {
 			fmt.Fprintf(&b, "| … %d more | | | | |\n", len(r.last)-len(r.recent))
 		}
 		for _, run := range r.recent {
-			s := r.last[run]
-			hook := ""
-			if h, ok := r.hooksOf[run]; ok {
-				hook = fmt.Sprintf("%s %s: %s", h.Event, h.Hook, h.Status)
-				if h.Error != "" {
-					hook += " (" + h.Error + ")"
-				}
-			}
-			state := s.Name
-			if s.Message != "" {
-				state += ": " + s.Message
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(run), mdCell(state), attemptCell(s.Attempt),
-				s.Timestamp.UTC().Format(time.TimeOnly), mdCell(hook))
+			b.WriteString(r.row(run))
 		}
 		b.WriteString("\n")
 	}
-	var flowHooks []string
-	for i := len(r.history.Entries) - 1; i >= 0 && len(flowHooks) < 5; i-- {
-		e := r.history.Entries[i]
-		if e.Kind == hooks.KindFlow && e.Hook != nil {
-			flowHooks = append(flowHooks, fmt.Sprintf("%s %s: %s", e.Hook.Event, e.Hook.Hook, e.Hook.Status))
-		}
-	}
-	if len(flowHooks) > 0 {
-		slices.Reverse(flowHooks)
-		fmt.Fprintf(&b, "Flow hooks: %s\n", mdCell(strings.Join(flowHooks, "; ")))
+	if len(r.flowHooks) > 0 {
+		b.WriteString("Flow hooks: ")
+		b.WriteString(mdCell(strings.Join(r.flowHooks, "; ")))
+		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// row returns the details' table row of a task or subflow run.
+func (r *recorder) row(run string) string {
+	if row, ok := r.rows[run]; ok {
+		return row
+	}
+	s := r.last[run]
+	hook := ""
+	if h, ok := r.hooksOf[run]; ok {
+		hook = fmt.Sprintf("%s %s: %s", h.Event, h.Hook, h.Status)
+		if h.Error != "" {
+			hook += " (" + h.Error + ")"
+		}
+	}
+	state := s.Name
+	if s.Message != "" {
+		state += ": " + s.Message
+	}
+	row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCell(run), mdCell(state), attemptCell(s.Attempt),
+		s.Timestamp.UTC().Format(time.TimeOnly), mdCell(hook))
+	if r.rows == nil {
+		r.rows = map[string]string{}
+	}
+	r.rows[run] = row
+	return row
 }
 
 func attemptCell(a int) string {
