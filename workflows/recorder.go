@@ -64,8 +64,10 @@ type recorder struct {
 	sa        bool
 	startedAs string
 	upserted  bool
-	// details, when set, keeps the run's current details up to date.
-	details bool
+	// details, when set, keeps the run's current details up to date; detailsLen is the length of
+	// their last rendering, which the next one most likely has too.
+	details    bool
+	detailsLen int
 }
 
 func (r *recorder) add(e hooks.Entry) {
@@ -330,6 +332,8 @@ func (r *recorder) refreshDetails(ctx workflow.Context) {
 // "Current Details".
 func (r *recorder) renderDetails() string {
 	var b strings.Builder
+	b.Grow(r.detailsLen + 64)
+	defer func() { r.detailsLen = b.Len() }()
 	st := r.history.State
 	b.WriteString("**flowstate** flow `")
 	b.WriteString(r.history.Flow)
