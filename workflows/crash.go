@@ -3,6 +3,8 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,7 +124,7 @@ func (i *Interceptor) CrashHandler(ctx workflow.Context, dead CrashedRun) (hooks
 			run.Parameters = raw.Payload().GetData()
 		}
 	}
-	for _, key := range sortedKeys(info.DataFields) {
+	for _, key := range slices.Sorted(maps.Keys(info.DataFields)) {
 		var v json.RawMessage
 		if !decodePayload(ctx, info.DataFields[key], &v) {
 			continue

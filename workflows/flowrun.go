@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -139,7 +140,7 @@ func (r *flowRun) continueChain(ctx workflow.Context, wi *workflow.Info) {
 		}
 		r.in.ids[k] = n
 	}
-	for _, key := range sortedKeys(fields) {
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
 		if !strings.HasPrefix(key, names.MemoDataPrefix) {
 			continue
 		}
@@ -159,15 +160,6 @@ func decodePayload(ctx workflow.Context, p *commonpb.Payload, ptr any) bool {
 	ch := workflow.NewBufferedChannel(ctx, 1)
 	ch.SendAsync(&commonpb.Payloads{Payloads: []*commonpb.Payload{p}})
 	return ch.ReceiveAsync(ptr)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // parameters returns the run's input as JSON: the raw input of an adapter flow, else the
@@ -245,7 +237,7 @@ func (r *flowRun) NextID(name string) string {
 	return id
 }
 
-// SetData implements flowctx.Run: it records the data, and publish keeps it in the run's memo
+// SetData implements flowctx.Run: it records the data, and publishData keeps it in the run's memo
 // so that it outlives a terminated workflow.
 func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage) error {
 	r.rec.setData(key, value)
@@ -256,33 +248,28 @@ func (r *flowRun) SetData(_ workflow.Context, key string, value json.RawMessage)
 	return nil
 }
 
-// publish writes the data attached since it last ran to the run's memo, one memo field a key, so
-// that the memo grows by what changed. It runs in a workflow goroutine of its own because signal
-// handlers, where tasks' data arrives, cannot issue commands; it publishes within the workflow
-// task that changed the data.
+// publishData writes the data attached since it last ran to the run's memo, one memo field a key,
+// so that the memo grows by what changed. It runs in a workflow goroutine of its own because
+// signal handlers, where tasks' data arrives, cannot issue commands; it publishes within the
+// workflow task that changed the data.
 //
 // (Earlier versions rendered the run's current details in a second goroutine. It issued no
 // command, so rendering them at each transition instead (recorder.refreshDetails) leaves the
 // commands of every run, and their order, as they were.)
-func (r *flowRun) publish(ctx workflow.Context) {
+func (r *flowRun) publishData(ctx workflow.Context) {
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 	for {
 		if err := workflow.Await(hctx, func() bool { return len(r.dirty) > 0 }); err != nil {
 			return
 		}
-		r.publishData(hctx)
-	}
-}
-
-// publishData writes the data attached since it last ran to the run's memo.
-func (r *flowRun) publishData(hctx workflow.Context) {
-	fields := make(map[string]any, len(r.dirty))
-	for key := range r.dirty {
-		fields[names.MemoDataPrefix+key] = r.rec.history.Data[key]
-	}
-	r.dirty = nil
-	if err := workflow.UpsertMemo(hctx, fields); err != nil {
-		workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
+		fields := make(map[string]any, len(r.dirty))
+		for key := range r.dirty {
+			fields[names.MemoDataPrefix+key] = r.rec.history.Data[key]
+		}
+		r.dirty = nil
+		if err := workflow.UpsertMemo(hctx, fields); err != nil {
+			workflow.GetLogger(hctx).Error("flowstate: writing the run's data to its memo failed", "error", err)
+		}
 	}
 }
 
@@ -322,7 +309,7 @@ func (r *flowRun) execute(ctx workflow.Context, input *interceptor.ExecuteWorkfl
 		return nil, err
 	}
 	ctx = flowctx.WithRun(ctx, r)
-	workflow.Go(ctx, r.publish)
+	workflow.Go(ctx, r.publishData)
 	// Hooks and bookkeeping run on a context that survives cancellation of the workflow.
 	hctx, _ := workflow.NewDisconnectedContext(ctx)
 

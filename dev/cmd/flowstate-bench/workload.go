@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -268,7 +269,7 @@ func concurrent(task *adapter.Task[int, int]) func(workflow.Context, Input) (int
 
 func (d *flowstateDefs) flowList() []adapter.AnyFlow {
 	out := make([]adapter.AnyFlow, 0, len(d.flows))
-	for _, k := range sortedKeys(d.flows) {
+	for _, k := range slices.Sorted(maps.Keys(d.flows)) {
 		out = append(out, d.flows[k])
 	}
 	return out
@@ -276,19 +277,10 @@ func (d *flowstateDefs) flowList() []adapter.AnyFlow {
 
 func (d *flowstateDefs) taskList() []adapter.AnyTask {
 	out := make([]adapter.AnyTask, 0, len(d.tasks))
-	for _, k := range sortedKeys(d.tasks) {
+	for _, k := range slices.Sorted(maps.Keys(d.tasks)) {
 		out = append(out, d.tasks[k])
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // started is one run the benchmark started and waits for.
