@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
 
@@ -27,19 +28,60 @@ const (
 	MetricHookLatency = "flowstate_hook_latency"
 )
 
-func recordStateMetrics(ctx workflow.Context, flow string, kind hooks.Kind, name string, st hooks.State) {
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{
-		"flow": flow, "kind": string(kind), "name": name, "state": st.Name,
-	}).Counter(MetricStateTransitions).Inc(1)
+// metricKey names one tagged counter or timer of a run's metrics.
+type metricKey struct {
+	metric, kind, name, state string
 }
 
-func recordHookMetrics(ctx workflow.Context, flow string, res hooks.HookResult, took time.Duration) {
-	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{
-		"flow": flow, "hook": res.Hook, "event": string(res.Event),
-	})
-	h.WithTags(map[string]string{"outcome": string(res.Status)}).Counter(MetricHookCalls).Inc(1)
+// metrics holds the tagged counters and timers a run has reported through, made once a tag set:
+// tagging a handler allocates, and a run reports a handful of tag sets many times. The SDK's
+// handler checks for replay when a value is recorded, so keeping them for the run is safe.
+type metrics struct {
+	counters map[metricKey]client.MetricsCounter
+	timers   map[metricKey]client.MetricsTimer
+}
+
+func (m *metrics) counter(ctx workflow.Context, k metricKey, tags map[string]string) client.MetricsCounter {
+	c, ok := m.counters[k]
+	if !ok {
+		if m.counters == nil {
+			m.counters = map[metricKey]client.MetricsCounter{}
+		}
+		c = workflow.GetMetricsHandler(ctx).WithTags(tags).Counter(k.metric)
+		m.counters[k] = c
+	}
+	return c
+}
+
+func (m *metrics) timer(ctx workflow.Context, k metricKey, tags map[string]string) client.MetricsTimer {
+	t, ok := m.timers[k]
+	if !ok {
+		if m.timers == nil {
+			m.timers = map[metricKey]client.MetricsTimer{}
+		}
+		t = workflow.GetMetricsHandler(ctx).WithTags(tags).Timer(k.metric)
+		m.timers[k] = t
+	}
+	return t
+}
+
+// state counts a transition of the run (kind flow) or of one of its task or subflow runs.
+func (m *metrics) state(ctx workflow.Context, flow string, kind hooks.Kind, name string, st hooks.State) {
+	k := metricKey{metric: MetricStateTransitions, kind: string(kind), name: name, state: st.Name}
+	if c, ok := m.counters[k]; ok {
+		c.Inc(1)
+		return
+	}
+	m.counter(ctx, k, map[string]string{"flow": flow, "kind": string(kind), "name": name, "state": st.Name}).Inc(1)
+}
+
+// hook counts a hook call that ended and records its latency.
+func (m *metrics) hook(ctx workflow.Context, flow string, res hooks.HookResult, took time.Duration) {
+	calls := metricKey{metric: MetricHookCalls, kind: string(res.Event), name: res.Hook, state: string(res.Status)}
+	m.counter(ctx, calls, map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event), "outcome": string(res.Status)}).Inc(1)
 	if took >= 0 {
-		h.Timer(MetricHookLatency).Record(took)
+		lat := metricKey{metric: MetricHookLatency, kind: string(res.Event), name: res.Hook}
+		m.timer(ctx, lat, map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event)}).Record(took)
 	}
 }
 

@@ -36,6 +36,9 @@ const maxMemoBytes = 448 << 10
 // the memo near 1 MiB, and each payload under the SDK's 512 KiB warning.
 const maxArchiveBytes = 448 << 10
 
+// minEntryBytes is less than any entry takes in JSON.
+const minEntryBytes = 64
+
 // maxPageBytes bounds one page of the flowstate query (Temporal refuses query results over 2 MiB).
 const maxPageBytes = 1 << 20
 
@@ -45,6 +48,8 @@ type recorder struct {
 	history hooks.History
 	// tracer, when set, makes spans of transitions and hook calls (Options.Tracer).
 	tracer interceptor.Tracer
+	// metrics reports transitions and hook calls through the worker's metrics handler.
+	metrics metrics
 	// seqBase is the number of entries the runs before this one in a continue-as-new chain had.
 	seqBase int
 	// last holds the latest state of each task and subflow run, to check their transitions;
@@ -68,6 +73,9 @@ type recorder struct {
 	// their last rendering, which the next one most likely has too.
 	details    bool
 	detailsLen int
+	// holdDetails defers rendering the details to the next transition, which is due before the
+	// run next blocks.
+	holdDetails bool
 }
 
 func (r *recorder) add(e hooks.Entry) {
@@ -131,7 +139,7 @@ func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name st
 			r.flowHooks = slices.Delete(r.flowHooks, 0, n-maxFlowHooksShown)
 		}
 	}
-	recordHookMetrics(ctx, r.history.Flow, *res, now.Sub(inv.State.Timestamp))
+	r.metrics.hook(ctx, r.history.Flow, *res, now.Sub(inv.State.Timestamp))
 	r.traceHook(ctx, kind, run, *res, inv.State.Timestamp, err)
 	r.refreshDetails(ctx)
 }
@@ -148,7 +156,7 @@ func (r *recorder) touch(run string) {
 }
 
 func (r *recorder) count(ctx workflow.Context, kind hooks.Kind, run, name string, st hooks.State) {
-	recordStateMetrics(ctx, r.history.Flow, kind, name, st)
+	r.metrics.state(ctx, r.history.Flow, kind, name, st)
 	r.traceState(ctx, kind, run, name, st)
 	r.refreshDetails(ctx)
 }
@@ -211,6 +219,10 @@ func (r *recorder) page(req hooks.PageRequest) hooks.History {
 // memoFields returns the memo fields a closed run keeps its state history in: the history as
 // memo returns it and, when that leaves entries out, all of it compressed (archive), if it fits.
 func (r *recorder) memoFields() map[string]any {
+	if raw, ok := r.wholeMemo(); ok {
+		// The common case, encoded once: the converter takes JSON as it is.
+		return map[string]any{names.MemoHistory: raw}
+	}
 	h := r.memo()
 	fields := map[string]any{names.MemoHistory: h}
 	if h.Omitted > 0 {
@@ -237,6 +249,22 @@ func (r *recorder) archive() []byte {
 		return nil
 	}
 	return buf.Bytes()
+}
+
+// wholeMemo returns the whole history, without its data, as the JSON memo returns it, when that
+// fits in maxMemoBytes.
+func (r *recorder) wholeMemo() (json.RawMessage, bool) {
+	if len(r.history.Entries) > maxMemoBytes/minEntryBytes {
+		return nil, false // cannot fit: not worth encoding whole
+	}
+	h := r.history
+	h.Data = nil
+	h.Total = len(h.Entries)
+	raw, err := json.Marshal(h)
+	if err != nil || len(raw) > maxMemoBytes {
+		return nil, false
+	}
+	return raw, true
 }
 
 // memo returns the history to keep in the closed run's memo: without its data (kept in the data
@@ -323,7 +351,7 @@ const maxFlowHooksShown = 5
 // cost more: the SDK resumes every goroutine of the run once more after one was woken, and it
 // wakes them once per local activity result (each hook call in the default mode).
 func (r *recorder) refreshDetails(ctx workflow.Context) {
-	if r.details {
+	if r.details && !r.holdDetails {
 		workflow.SetCurrentDetails(ctx, r.renderDetails())
 	}
 }
@@ -402,8 +430,8 @@ func (r *recorder) row(run string) string {
 	if s.Message != "" {
 		state += ": " + s.Message
 	}
-	row := fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCell(run), mdCell(state), attemptCell(s.Attempt),
-		s.Timestamp.UTC().Format(time.TimeOnly), mdCell(hook))
+	row := "| " + mdCell(run) + " | " + mdCell(state) + " | " + attemptCell(s.Attempt) + " | " +
+		s.Timestamp.UTC().Format(time.TimeOnly) + " | " + mdCell(hook) + " |\n"
 	if r.rows == nil {
 		r.rows = map[string]string{}
 	}
@@ -415,7 +443,7 @@ func attemptCell(a int) string {
 	if a == 0 {
 		return ""
 	}
-	return fmt.Sprint(a)
+	return strconv.Itoa(a)
 }
 
 // mdCell makes s safe in one Markdown table cell.

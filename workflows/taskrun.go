@@ -282,7 +282,15 @@ func (t *taskCall) serverOutcome(ctx workflow.Context, raw converter.RawValue, e
 	if !t.plan.legacy && !t.cancelling {
 		// (A cancelled run's history goes Pending, Cancelling, Cancelled: its final state carries
 		// the attempt.)
+		// end records the final state next, with nothing in between that blocks: the details
+		// are rendered once, then.
+		if t.run != nil {
+			t.run.rec.holdDetails = true
+		}
 		t.recordAttempts(ctx, log)
+		if t.run != nil {
+			t.run.rec.holdDetails = false
+		}
 	}
 	st := t.outcome(ctx, err, attempt).State
 	if t.cancelling && err == nil && !t.plan.legacy {

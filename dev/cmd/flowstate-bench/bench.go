@@ -137,11 +137,14 @@ func runWith(ctx context.Context, cfg Config, progress io.Writer, opts runOption
 	settle()
 	rep.Env.ServerIdleRSSMB = mb(procStatusKB("VmRSS"))
 
-	// SDK errors go to progress until the workers stop. Warnings are left out: each flowstate
-	// run would log one about the size of its state history memo, which the report measures.
+	// SDK errors go to progress until the workers stop. The client raises the memo size warning
+	// as flowstate's client options do (worker.ClientOptions): a closed flow run keeps its state
+	// history in its memo.
 	sdkLog := &quietHandler{h: slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelError}), silent: new(atomic.Bool)}
 	defer sdkLog.silence()
-	c, err := srv.NewClient(ctx, client.Options{Logger: sdklog.NewStructuredLogger(slog.New(sdkLog))})
+	copts := client.Options{Logger: sdklog.NewStructuredLogger(slog.New(sdkLog))}
+	copts.PayloadLimits.MemoSizeWarning = worker.MemoSizeWarning
+	c, err := srv.NewClient(ctx, copts)
 	if err != nil {
 		return nil, err
 	}

@@ -113,13 +113,19 @@ func TestMetrics(t *testing.T) {
 	flaky := adapter.NewTask("metrics-flaky", func(ctx context.Context, _ empty) (empty, error) {
 		return empty{}, fmt.Errorf("attempt %d failed", adapter.TaskRunInfo(ctx).Attempt)
 	}, adapter.TaskOptions{Retries: 1})
+	ok := adapter.NewTask("metrics-ok", func(context.Context, empty) (empty, error) { return empty{}, nil })
 	failing := adapter.NewFlow("metrics-failing", func(ctx workflow.Context, _ empty) (empty, error) {
+		for range 2 {
+			if _, err := ok.Run(ctx, empty{}); err != nil {
+				return empty{}, err
+			}
+		}
 		return flaky.Run(ctx, empty{})
 	}, adapter.FlowOptions{OnFailure: []hooks.FlowHook{broken, fine}})
 	crashing := adapter.NewFlow("metrics-crashing", func(ctx workflow.Context, _ empty) (empty, error) {
 		panic("metrics test crash")
 	}, adapter.FlowOptions{OnCrashed: []hooks.FlowHook{fine}})
-	tq := flowstatetest.StartWorker(t, c, worker.Options{Flows: []adapter.AnyFlow{failing, crashing}, Tasks: []adapter.AnyTask{flaky}}).TaskQueue()
+	tq := flowstatetest.StartWorker(t, c, worker.Options{Flows: []adapter.AnyFlow{failing, crashing}, Tasks: []adapter.AnyTask{ok, flaky}}).TaskQueue()
 
 	for _, f := range []adapter.AnyFlow{failing, crashing} {
 		run, err := adapter.StartFlow(t.Context(), c, client.StartWorkflowOptions{TaskQueue: tq}, f.Name(), empty{})
@@ -130,6 +136,7 @@ func TestMetrics(t *testing.T) {
 	for key, want := range map[string]int64{
 		"flowstate_state_transitions{flow=metrics-failing,kind=flow,name=metrics-failing,state=Running}":   1,
 		"flowstate_state_transitions{flow=metrics-failing,kind=flow,name=metrics-failing,state=Failed}":    1,
+		"flowstate_state_transitions{flow=metrics-failing,kind=task,name=metrics-ok,state=Completed}":      2,
 		"flowstate_state_transitions{flow=metrics-failing,kind=task,name=metrics-flaky,state=Running}":     1,
 		"flowstate_state_transitions{flow=metrics-failing,kind=task,name=metrics-flaky,state=Retrying}":    1,
 		"flowstate_state_transitions{flow=metrics-failing,kind=task,name=metrics-flaky,state=Failed}":      1,
