@@ -41,25 +41,27 @@ type metrics struct {
 	timers   map[metricKey]client.MetricsTimer
 }
 
-func (m *metrics) counter(ctx workflow.Context, k metricKey, tags map[string]string) client.MetricsCounter {
+// counter returns the counter k, tagged with tags() the first time.
+func (m *metrics) counter(ctx workflow.Context, k metricKey, tags func() map[string]string) client.MetricsCounter {
 	c, ok := m.counters[k]
 	if !ok {
 		if m.counters == nil {
 			m.counters = map[metricKey]client.MetricsCounter{}
 		}
-		c = workflow.GetMetricsHandler(ctx).WithTags(tags).Counter(k.metric)
+		c = workflow.GetMetricsHandler(ctx).WithTags(tags()).Counter(k.metric)
 		m.counters[k] = c
 	}
 	return c
 }
 
-func (m *metrics) timer(ctx workflow.Context, k metricKey, tags map[string]string) client.MetricsTimer {
+// timer returns the timer k, tagged with tags() the first time.
+func (m *metrics) timer(ctx workflow.Context, k metricKey, tags func() map[string]string) client.MetricsTimer {
 	t, ok := m.timers[k]
 	if !ok {
 		if m.timers == nil {
 			m.timers = map[metricKey]client.MetricsTimer{}
 		}
-		t = workflow.GetMetricsHandler(ctx).WithTags(tags).Timer(k.metric)
+		t = workflow.GetMetricsHandler(ctx).WithTags(tags()).Timer(k.metric)
 		m.timers[k] = t
 	}
 	return t
@@ -68,20 +70,22 @@ func (m *metrics) timer(ctx workflow.Context, k metricKey, tags map[string]strin
 // state counts a transition of the run (kind flow) or of one of its task or subflow runs.
 func (m *metrics) state(ctx workflow.Context, flow string, kind hooks.Kind, name string, st hooks.State) {
 	k := metricKey{metric: MetricStateTransitions, kind: string(kind), name: name, state: st.Name}
-	if c, ok := m.counters[k]; ok {
-		c.Inc(1)
-		return
-	}
-	m.counter(ctx, k, map[string]string{"flow": flow, "kind": string(kind), "name": name, "state": st.Name}).Inc(1)
+	m.counter(ctx, k, func() map[string]string {
+		return map[string]string{"flow": flow, "kind": string(kind), "name": name, "state": st.Name}
+	}).Inc(1)
 }
 
 // hook counts a hook call that ended and records its latency.
 func (m *metrics) hook(ctx workflow.Context, flow string, res hooks.HookResult, took time.Duration) {
 	calls := metricKey{metric: MetricHookCalls, kind: string(res.Event), name: res.Hook, state: string(res.Status)}
-	m.counter(ctx, calls, map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event), "outcome": string(res.Status)}).Inc(1)
+	m.counter(ctx, calls, func() map[string]string {
+		return map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event), "outcome": string(res.Status)}
+	}).Inc(1)
 	if took >= 0 {
 		lat := metricKey{metric: MetricHookLatency, kind: string(res.Event), name: res.Hook}
-		m.timer(ctx, lat, map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event)}).Record(took)
+		m.timer(ctx, lat, func() map[string]string {
+			return map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event)}
+		}).Record(took)
 	}
 }
 
