@@ -41,50 +41,40 @@ type metrics struct {
 	timers   map[metricKey]client.MetricsTimer
 }
 
-// counter returns the counter k, tagged with tags() the first time.
-func (m *metrics) counter(ctx workflow.Context, k metricKey, tags func() map[string]string) client.MetricsCounter {
-	c, ok := m.counters[k]
+// cached returns the value k has in *m, made by mk the first time.
+func cached[T any](m *map[metricKey]T, k metricKey, mk func() T) T {
+	v, ok := (*m)[k]
 	if !ok {
-		if m.counters == nil {
-			m.counters = map[metricKey]client.MetricsCounter{}
+		if *m == nil {
+			*m = map[metricKey]T{}
 		}
-		c = workflow.GetMetricsHandler(ctx).WithTags(tags()).Counter(k.metric)
-		m.counters[k] = c
+		v = mk()
+		(*m)[k] = v
 	}
-	return c
-}
-
-// timer returns the timer k, tagged with tags() the first time.
-func (m *metrics) timer(ctx workflow.Context, k metricKey, tags func() map[string]string) client.MetricsTimer {
-	t, ok := m.timers[k]
-	if !ok {
-		if m.timers == nil {
-			m.timers = map[metricKey]client.MetricsTimer{}
-		}
-		t = workflow.GetMetricsHandler(ctx).WithTags(tags()).Timer(k.metric)
-		m.timers[k] = t
-	}
-	return t
+	return v
 }
 
 // state counts a transition of the run (kind flow) or of one of its task or subflow runs.
 func (m *metrics) state(ctx workflow.Context, flow string, kind hooks.Kind, name string, st hooks.State) {
 	k := metricKey{metric: MetricStateTransitions, kind: string(kind), name: name, state: st.Name}
-	m.counter(ctx, k, func() map[string]string {
-		return map[string]string{"flow": flow, "kind": string(kind), "name": name, "state": st.Name}
+	cached(&m.counters, k, func() client.MetricsCounter {
+		tags := map[string]string{"flow": flow, "kind": string(kind), "name": name, "state": st.Name}
+		return workflow.GetMetricsHandler(ctx).WithTags(tags).Counter(k.metric)
 	}).Inc(1)
 }
 
 // hook counts a hook call that ended and records its latency.
 func (m *metrics) hook(ctx workflow.Context, flow string, res hooks.HookResult, took time.Duration) {
 	calls := metricKey{metric: MetricHookCalls, kind: string(res.Event), name: res.Hook, state: string(res.Status)}
-	m.counter(ctx, calls, func() map[string]string {
-		return map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event), "outcome": string(res.Status)}
+	cached(&m.counters, calls, func() client.MetricsCounter {
+		tags := map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event), "outcome": string(res.Status)}
+		return workflow.GetMetricsHandler(ctx).WithTags(tags).Counter(calls.metric)
 	}).Inc(1)
 	if took >= 0 {
 		lat := metricKey{metric: MetricHookLatency, kind: string(res.Event), name: res.Hook}
-		m.timer(ctx, lat, func() map[string]string {
-			return map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event)}
+		cached(&m.timers, lat, func() client.MetricsTimer {
+			tags := map[string]string{"flow": flow, "hook": res.Hook, "event": string(res.Event)}
+			return workflow.GetMetricsHandler(ctx).WithTags(tags).Timer(lat.metric)
 		}).Record(took)
 	}
 }
