@@ -13,7 +13,10 @@
 //     hook modes switched, hooks attached by name to a plain workflow and activity and detached,
 //     the FlowState search attribute registered or not, a WithOptions copy changed, retries,
 //     delays and timeouts changed — for runs open (waiting for SignalGo) and closed (completed,
-//     failed, crashed, cancelled).
+//     failed, crashed, cancelled);
+//   - testdata/add71b7: the same "v1" runs recorded at commit add71b7, before the Web UI details
+//     were rendered at each transition and before runs cached their metrics and encoded their
+//     memo once; replayed on the "v1" definitions.
 package replay
 
 import (

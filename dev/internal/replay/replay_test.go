@@ -124,6 +124,24 @@ func TestChangesReplay(t *testing.T) {
 	}
 }
 
+// Runs recorded at commit add71b7 — before the Web UI details were rendered at each transition
+// and before each run cached its metrics and encoded its memo once — replay clean on this code,
+// with the definitions they were recorded with, on a worker that found the FlowState search
+// attribute registered and on one that did not. `go run ./dev/internal/replay/record -set v1`
+// recorded them at that commit.
+func TestRunsRecordedBeforeTheDetailsChangeReplay(t *testing.T) {
+	for _, s := range replay.Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			for _, sa := range []bool{true, false} {
+				r := newReplayerKnowing(t, replay.Build(s.Defs), sa)
+				for _, run := range s.Runs {
+					r.replay(t, filepath.Join("testdata", "add71b7", s.Name+"-"+run.Name+".json"))
+				}
+			}
+		})
+	}
+}
+
 // The changes corpus exercises the changes: replayed without flowstate's plans — following the
 // definitions of each change, as worker.Options.LegacyRuns has the runs that recorded no plan do
 // (here, the runs whose plan was zero) — runs fail on the changes, while the same replays on

@@ -6,6 +6,7 @@
 //
 //	go run ./dev/internal/replay/record -set legacy -out dev/internal/replay/testdata/v0.1
 //	go run ./dev/internal/replay/record -set v1 -out dev/internal/replay/testdata/v0.2
+//	go run ./dev/internal/replay/record -set v1 -out dev/internal/replay/testdata/add71b7   # at commit add71b7
 package main
 
 import (
