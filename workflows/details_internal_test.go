@@ -76,3 +76,28 @@ func seenTime(details string) string {
 	}
 	return cells[3]
 }
+
+// The details keep the rows of the runs they list, no more, however many task runs the flow
+// makes.
+func TestCurrentDetailsKeepOnlyTheRowsTheyList(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	var details string
+	r := &recorder{details: true, history: hooks.History{Flow: "many"}}
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		st := hooks.NewState(hooks.Pending, workflow.Now(ctx))
+		st.Name = hooks.NamePending
+		for i := range 3 * detailsRows {
+			r.runEntry(ctx, hooks.KindTask, fmt.Sprintf("task#%d", i+1), "task", st)
+			require.LessOrEqual(t, len(r.rows), detailsRows)
+		}
+		details = workflow.GetCurrentDetails(ctx)
+		return nil
+	}, workflow.RegisterOptions{Name: "many"})
+	env.ExecuteWorkflow("many")
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, r.rows, detailsRows)
+	require.Contains(t, details, fmt.Sprintf("| … %d more |", 2*detailsRows))
+	require.Contains(t, details, fmt.Sprintf("| task#%d | Pending |", 3*detailsRows))
+	require.NotContains(t, details, fmt.Sprintf("| task#%d | Pending |", 2*detailsRows))
+}

@@ -110,7 +110,6 @@ func (r *recorder) runEntry(ctx workflow.Context, kind hooks.Kind, run, name str
 	}
 	r.counts[st.Name]++
 	r.last[run] = st
-	delete(r.rows, run)
 	r.touch(run)
 	r.add(hooks.Entry{Kind: kind, Run: run, Name: name, State: &st})
 	r.count(ctx, kind, run, name, st)
@@ -131,7 +130,6 @@ func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name st
 			r.hooksOf = map[string]hooks.HookResult{}
 		}
 		r.hooksOf[run] = *res
-		delete(r.rows, run)
 		r.touch(run)
 	} else if r.details {
 		r.flowHooks = append(r.flowHooks, string(res.Event)+" "+res.Hook+": "+string(res.Status))
@@ -144,14 +142,19 @@ func (r *recorder) hookEntry(ctx workflow.Context, kind hooks.Kind, run, name st
 	r.refreshDetails(ctx)
 }
 
-// touch moves run to the end of the recently changed runs.
+// touch moves run, which changed, to the end of the recently changed runs, and forgets the
+// details' rows of the runs it changed or no longer lists.
 func (r *recorder) touch(run string) {
+	delete(r.rows, run) // it changed
 	if i := slices.Index(r.recent, run); i >= 0 {
 		r.recent = slices.Delete(r.recent, i, i+1)
 	}
 	r.recent = append(r.recent, run)
-	if len(r.recent) > detailsRows {
-		r.recent = slices.Delete(r.recent, 0, len(r.recent)-detailsRows)
+	if n := len(r.recent) - detailsRows; n > 0 {
+		for _, gone := range r.recent[:n] {
+			delete(r.rows, gone) // no longer listed
+		}
+		r.recent = slices.Delete(r.recent, 0, n)
 	}
 }
 
